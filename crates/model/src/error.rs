@@ -9,7 +9,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A column type that is not one of Kusto's scalar types.
-    #[error("unknown type '{ty}' for column '{column}' of table '{table}' (expected one of: {expected})")]
+    #[error(
+        "unknown type '{ty}' for column '{column}' of table '{table}' (expected one of: {expected})"
+    )]
     UnknownType {
         /// Table being defined.
         table: String,

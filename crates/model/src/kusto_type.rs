@@ -104,9 +104,11 @@ impl KustoType {
     pub fn from_arrow(ty: &DataType) -> KustoType {
         match ty {
             DataType::Boolean => KustoType::Bool,
-            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 => {
-                KustoType::Int
-            }
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::UInt8
+            | DataType::UInt16 => KustoType::Int,
             DataType::Int64 | DataType::UInt32 | DataType::UInt64 => KustoType::Long,
             DataType::Float16 | DataType::Float32 | DataType::Float64 => KustoType::Real,
             DataType::Decimal32(..)

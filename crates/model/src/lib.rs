@@ -14,13 +14,16 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod entity;
 mod error;
 mod kusto_type;
 mod schema;
 pub mod text;
+pub mod time;
 
+pub use batch::{BatchBuilder, ValueError};
 pub use entity::{Entity, EntityKind};
 pub use error::{Error, Result};
 pub use kusto_type::KustoType;
-pub use schema::{ColumnDef, SchemaRegistry, TableSchema, KUSTO_TYPE_METADATA_KEY};
+pub use schema::{ColumnDef, KUSTO_TYPE_METADATA_KEY, SchemaRegistry, TableSchema};

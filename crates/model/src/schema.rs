@@ -319,10 +319,8 @@ mod tests {
 
     #[test]
     fn every_line_of_the_builtin_file_becomes_a_table() {
-        let lines = BUILTIN_TABLES
-            .lines()
-            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-            .count();
+        let lines =
+            BUILTIN_TABLES.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).count();
         assert_eq!(SchemaRegistry::builtin().len(), lines);
     }
 
@@ -338,7 +336,10 @@ mod tests {
         assert_eq!(dpe.column("AdditionalFields").map(|c| c.ty), Some(KustoType::Dynamic));
         let meta = dpe.arrow_schema();
         let field = meta.field_with_name("AdditionalFields").expect("field");
-        assert_eq!(field.metadata().get(KUSTO_TYPE_METADATA_KEY).map(String::as_str), Some("dynamic"));
+        assert_eq!(
+            field.metadata().get(KUSTO_TYPE_METADATA_KEY).map(String::as_str),
+            Some("dynamic")
+        );
     }
 
     #[test]
@@ -379,11 +380,9 @@ mod tests {
         let mut r = SchemaRegistry::builtin();
         let t = TableSchema::new("Syslog", vec![]).expect("schema");
         assert!(r.add_custom(t).is_err());
-        let a = TableSchema::new(
-            "A_CL",
-            vec![ColumnDef { name: "x".into(), ty: KustoType::String }],
-        )
-        .expect("a");
+        let a =
+            TableSchema::new("A_CL", vec![ColumnDef { name: "x".into(), ty: KustoType::String }])
+                .expect("a");
         let b = TableSchema::new("A_CL", vec![ColumnDef { name: "x".into(), ty: KustoType::Long }])
             .expect("b");
         r.add_custom(a.clone()).expect("first");

@@ -13,9 +13,9 @@ use std::path::PathBuf;
 /// # Panics
 /// When `CI` is set and the folder is missing, because CI is promised the data.
 pub fn shared_data() -> Option<PathBuf> {
-    let dir = std::env::var_os("BULWARK_SHARED_DATA").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
-    });
+    let dir = std::env::var_os("BULWARK_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
     if dir.is_dir() {
         return Some(dir);
     }
