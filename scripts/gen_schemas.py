@@ -25,6 +25,13 @@ EXTRA = {
                    ("OnboardingStatus", "string"), ("SensorHealthState", "string"),
                    ("ExposureLevel", "string"), ("IsInternetFacing", "bool"),
                    ("AssetValue", "string"), ("JoinType", "string")],
+    "EmailEvents": [("ThreatTypes", "string"), ("ThreatNames", "string"),
+                    ("DetectionMethods", "string"), ("ConfidenceLevel", "string"),
+                    ("OrgLevelAction", "string"), ("UserLevelAction", "string")],
+    "EmailAttachmentInfo": [("ThreatTypes", "string"), ("ThreatNames", "string"),
+                            ("DetectionMethods", "string"), ("FileSize", "long")],
+    "EmailUrlInfo": [("UrlDomain", "string"), ("UrlLocation", "string")],
+    "UrlClickEvents": [("Timestamp", "datetime")],
 }
 
 def main() -> None:
@@ -49,6 +56,9 @@ def main() -> None:
                 continue
             seen.add(col)
             cols.append(f"{col}:{NORM[ty.strip().lower()]}")
+        # Log Analytics stamps every row with its table name in `Type`; union queries use it.
+        if "Type" not in seen:
+            cols.append("Type:string")
         print(name + " " + " ".join(cols))
 
 if __name__ == "__main__":

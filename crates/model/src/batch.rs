@@ -137,7 +137,7 @@ impl BatchBuilder {
         }
     }
 
-    /// Sets an integer column (int, long; also real, and bool as value != 0).
+    /// Sets an integer column (int, long; also real, bool as value != 0, and string as digits).
     pub fn set_i64(&mut self, col: usize, value: i64) {
         match self.slot(col) {
             Some(Column::Long(b)) => b.append_value(value),
@@ -147,6 +147,7 @@ impl BatchBuilder {
             },
             Some(Column::Real(b)) => b.append_value(value as f64),
             Some(Column::Bool(b)) => b.append_value(value != 0),
+            Some(Column::Str(b)) => b.append_value(value.to_string()),
             _ => {}
         }
     }
