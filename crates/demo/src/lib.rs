@@ -24,7 +24,7 @@ pub mod tenant;
 
 pub use scenarios::{GroundTruth, Scenario, Stage};
 
-use arrow::record_batch::RecordBatch;
+pub use arrow::record_batch::RecordBatch;
 use bulwark_model::time::format_datetime_ns;
 use bulwark_store::Store;
 use std::path::PathBuf;
@@ -78,6 +78,8 @@ pub struct DemoOptions {
     pub workstations: usize,
     /// Rows per batch handed to the store.
     pub batch_rows: usize,
+    /// Replace whatever the store holds (in the same atomic commit) instead of adding to it.
+    pub replace: bool,
 }
 
 impl Default for DemoOptions {
@@ -90,6 +92,7 @@ impl Default for DemoOptions {
             users: 196,
             workstations: 41,
             batch_rows: 64 * 1024,
+            replace: false,
         }
     }
 }
@@ -197,6 +200,9 @@ pub fn write_demo(
 ) -> Result<DemoSummary, Error> {
     options.validate()?;
     let mut tx = store.begin()?;
+    if options.replace {
+        tx.truncate_all()?;
+    }
     let (send, receive) = std::sync::mpsc::sync_channel::<(&'static str, RecordBatch)>(8);
     let summary = std::thread::scope(|scope| -> Result<DemoSummary, Error> {
         let generator = scope.spawn(move || {

@@ -58,6 +58,7 @@ pub struct Transaction<'a> {
     written: Vec<(String, FileEntry)>,
     replaced: BTreeMap<String, BTreeSet<String>>,
     sources: Vec<(String, SourceEntry)>,
+    truncate_sources: bool,
     finished: bool,
 }
 
@@ -83,6 +84,7 @@ impl<'a> Transaction<'a> {
             written: Vec::new(),
             replaced: BTreeMap::new(),
             sources: Vec::new(),
+            truncate_sources: false,
             finished: false,
         };
         tx.remove_orphans()?;
@@ -218,6 +220,18 @@ impl<'a> Transaction<'a> {
         Ok(())
     }
 
+    /// Replaces the store's contents: every file committed so far stops being visible when this
+    /// transaction commits (and is deleted then). Rows written by this transaction stay.
+    pub fn truncate_all(&mut self) -> Result<()> {
+        let manifest = self.store.manifest()?;
+        for (table, files) in &manifest.tables {
+            let replaced = self.replaced.entry(table.clone()).or_default();
+            replaced.extend(files.iter().map(|f| f.path.clone()));
+        }
+        self.truncate_sources = true;
+        Ok(())
+    }
+
     /// Records that a source (identified by its content hash) was ingested by this transaction.
     pub fn record_source(&mut self, content_hash: &str, origin: &str, rows: u64) {
         self.sources.push((
@@ -260,6 +274,9 @@ impl<'a> Transaction<'a> {
             if let Some(files) = manifest.tables.get_mut(table) {
                 files.retain(|f| !paths.contains(&f.path));
             }
+        }
+        if self.truncate_sources {
+            manifest.sources.clear();
         }
         for (table, entry) in self.written.drain(..) {
             manifest.tables.entry(table).or_default().push(entry);

@@ -1,0 +1,236 @@
+//! One function per subcommand: open what it needs, call the library, print the result.
+use crate::cli::{BenchCommand, Cli, Command, DemoArgs, ListFormat, SchemaCommand, TablesArgs};
+use crate::output;
+use anyhow::{Context, Result, bail};
+use bulwark_store::{Store, resolve_data_dir};
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let data_dir = resolve_data_dir(cli.data_dir.as_deref());
+    match cli.command {
+        Command::Demo(args) => demo(&data_dir, &args, cli.quiet),
+        Command::Tables(args) => tables(&data_dir, &args),
+        Command::Schema(cmd) => schema(&data_dir, cmd),
+        Command::Bench(cmd) => bench(cmd, cli.quiet),
+    }
+}
+
+fn open_store(data_dir: &std::path::Path) -> Result<Store> {
+    Store::open(data_dir)
+        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))
+}
+
+fn demo(data_dir: &std::path::Path, args: &DemoArgs, quiet: bool) -> Result<ExitCode> {
+    let store = open_store(data_dir)?;
+    let existing: u64 = store.table_stats()?.iter().map(|t| t.rows).sum();
+    // A previous demo tenant (and nothing ingested on top) is simply regenerated; real data
+    // is never thrown away implicitly.
+    let previous_demo =
+        data_dir.join("scenarios.json").is_file() && store.manifest()?.sources.is_empty();
+    if existing > 0 && !args.append && !previous_demo {
+        bail!(
+            "{} already holds {} rows that are not a demo tenant; use another --data-dir, delete this one, or pass --append",
+            data_dir.display(),
+            output::count(existing)
+        );
+    }
+    let end = match &args.end {
+        Some(text) => bulwark_model::time::parse_datetime_ns(text).with_context(|| {
+            format!("--end '{text}' is not a date and time (use e.g. 2026-11-23T12:00:00Z)")
+        })?,
+        None => bulwark_demo::default_end(),
+    };
+    let options = bulwark_demo::DemoOptions {
+        events: args.events,
+        seed: args.seed,
+        days: args.days,
+        end,
+        replace: existing > 0 && !args.append,
+        ..Default::default()
+    };
+    let bar = output::progress(args.events, "events", quiet);
+    let started = Instant::now();
+    let progress_bar = bar.clone();
+    let summary =
+        bulwark_demo::write_demo(&store, &options, &mut move |n| progress_bar.set_position(n))?;
+    bar.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    if quiet {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Demo tenant written to {} in {elapsed:.1} s: {} rows in {} tables ({} events/s).",
+        data_dir.display(),
+        output::count(summary.total_rows()),
+        summary.rows.iter().filter(|r| r.1 > 0).count(),
+        output::count((summary.total_rows() as f64 / elapsed.max(1e-9)) as u64),
+    )?;
+    let gt = &summary.ground_truth;
+    writeln!(
+        out,
+        "Organization {}: {} users, {} devices; telemetry from {} to {}.",
+        gt.domain, gt.users, gt.devices, gt.start, gt.end
+    )?;
+    let mut t = output::table(&["table", "rows"]);
+    for (name, rows) in summary.rows.iter().filter(|r| r.1 > 0) {
+        t.add_row(vec![name.clone(), output::count(*rows)]);
+    }
+    writeln!(out, "{t}")?;
+    writeln!(
+        out,
+        "{} attack scenarios are hidden in the data (answers in {}).",
+        gt.scenarios.len(),
+        data_dir.join("scenarios.json").display()
+    )?;
+    writeln!(
+        out,
+        "Next: `bulwark --data-dir {} tables` to see what is there.",
+        data_dir.display()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(serde::Serialize)]
+struct TableJson<'a> {
+    table: &'a str,
+    rows: u64,
+    columns: Vec<[&'a str; 2]>,
+}
+
+fn tables(data_dir: &std::path::Path, args: &TablesArgs) -> Result<ExitCode> {
+    let store = open_store(data_dir)?;
+    let stats = store.table_stats()?;
+    let shown: Vec<_> = stats.iter().filter(|t| args.all || t.rows > 0).collect();
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        ListFormat::Json => {
+            let rows: Vec<TableJson<'_>> = shown
+                .iter()
+                .filter_map(|s| {
+                    let schema = store.registry().get(&s.name)?;
+                    Some(TableJson {
+                        table: &s.name,
+                        rows: s.rows,
+                        columns: schema
+                            .columns()
+                            .iter()
+                            .map(|c| [c.name.as_str(), c.ty.name()])
+                            .collect(),
+                    })
+                })
+                .collect();
+            serde_json::to_writer(&mut out, &rows)?;
+            writeln!(out)?;
+        }
+        ListFormat::Table => {
+            if shown.is_empty() {
+                writeln!(
+                    out,
+                    "No table in {} has rows yet. Run `bulwark demo` or `bulwark ingest PATH`, or pass --all to list every known table.",
+                    data_dir.display()
+                )?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut t = output::table(&["table", "rows", "files", "size", "columns"]);
+            for s in &shown {
+                let columns = store.registry().get(&s.name).map_or(0, |t| t.columns().len());
+                t.add_row(vec![
+                    s.name.clone(),
+                    output::count(s.rows),
+                    s.files.to_string(),
+                    format!("{:.1} MB", s.bytes as f64 / 1e6),
+                    columns.to_string(),
+                ]);
+            }
+            writeln!(out, "{t}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn schema(data_dir: &std::path::Path, cmd: SchemaCommand) -> Result<ExitCode> {
+    let mut store = open_store(data_dir)?;
+    match cmd {
+        SchemaCommand::Add { file } => {
+            let names = store.add_custom_schema(&file)?;
+            println!("Added {} table(s): {}", names.len(), names.join(", "));
+        }
+        SchemaCommand::Show { table, format } => {
+            let schema = store.table(&table)?;
+            match format {
+                ListFormat::Json => {
+                    let cols: Vec<[&str; 2]> =
+                        schema.columns().iter().map(|c| [c.name.as_str(), c.ty.name()]).collect();
+                    println!("{}", serde_json::json!({ "table": schema.name(), "columns": cols }));
+                }
+                ListFormat::Table => {
+                    let mut t = output::table(&["column", "type"]);
+                    for c in schema.columns() {
+                        t.add_row(vec![c.name.clone(), c.ty.name().to_string()]);
+                    }
+                    println!("{}\n{t}", schema.name());
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(cmd: BenchCommand, quiet: bool) -> Result<ExitCode> {
+    match cmd {
+        BenchCommand::Demo { events, format } => {
+            let options = bulwark_demo::DemoOptions {
+                events,
+                end: 1_763_856_000_000_000_000,
+                ..Default::default()
+            };
+            // 1. Generation alone (batches built, then dropped).
+            let started = Instant::now();
+            let mut rows = 0u64;
+            let mut sink = |_: &'static str, batch: bulwark_demo::RecordBatch| {
+                rows += batch.num_rows() as u64;
+                Ok(())
+            };
+            bulwark_demo::generate(&options, &mut sink, &mut |_| {})?;
+            let generate_s = started.elapsed().as_secs_f64();
+            // 2. Generation written to a store (two threads: generate, encode Parquet).
+            let dir = tempfile::tempdir()?;
+            let store = Store::open(dir.path())?;
+            let started = Instant::now();
+            let summary = bulwark_demo::write_demo(&store, &options, &mut |_| {})?;
+            let write_s = started.elapsed().as_secs_f64();
+            let bytes: u64 = store.table_stats()?.iter().map(|t| t.bytes).sum();
+            let report = serde_json::json!({
+                "events": events,
+                "rows": rows,
+                "generate_seconds": generate_s,
+                "generate_rows_per_second": rows as f64 / generate_s,
+                "generate_and_write_seconds": write_s,
+                "generate_and_write_rows_per_second": summary.total_rows() as f64 / write_s,
+                "parquet_bytes": bytes,
+                "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            });
+            match format {
+                ListFormat::Json => println!("{report}"),
+                ListFormat::Table => {
+                    let _ = quiet;
+                    println!(
+                        "demo generation: {} rows in {generate_s:.2} s = {} rows/s\n\
+                         generation + Parquet write: {} rows in {write_s:.2} s = {} rows/s ({:.1} MB on disk)",
+                        output::count(rows),
+                        output::count((rows as f64 / generate_s) as u64),
+                        output::count(summary.total_rows()),
+                        output::count((summary.total_rows() as f64 / write_s) as u64),
+                        bytes as f64 / 1e6
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
