@@ -21,7 +21,7 @@ pub fn progress(total: u64, unit: &str, quiet: bool) -> ProgressBar {
 /// A table with a header row, for terminal output.
 pub fn table(header: &[&str]) -> comfy_table::Table {
     let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY);
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
     t.set_header(header.to_vec());
     t
 }

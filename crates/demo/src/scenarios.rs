@@ -866,8 +866,11 @@ fn password_spray(
         "185.220.100.252",
         "185.220.101.182",
     ];
-    let start = rng.below(3);
-    let ips: Vec<&str> = pool[start..start + 4].to_vec();
+    // The first exit node always takes part; three of the others join it.
+    let skip = 1 + rng.below(pool.len() - 1);
+    let ips: Vec<&str> = std::iter::once(pool[0])
+        .chain((1..pool.len()).filter(|&i| i != skip).map(|i| pool[i]).take(3))
+        .collect();
     let humans: Vec<&User> = t.users.iter().filter(|u| !u.is_admin).collect();
     // ~60 accounts sprayed; the victim is one without MFA.
     let mut targets: Vec<&User> = humans.iter().step_by(3).copied().take(60).collect();
