@@ -1,0 +1,3 @@
+//! KQL.
+/// x
+pub fn to_kql() {}

@@ -1,0 +1,3 @@
+//! Integration tests of bulwark-detect (one binary).
+
+mod sigmahq;
