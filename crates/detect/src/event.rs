@@ -211,7 +211,10 @@ fn flatten_event_data(fields: &Map<String, Value>, out: &mut Map<String, Value>)
             }
             other => other.clone(),
         };
-        out.insert(k.clone(), value);
+        // Some providers (Windows Defender) name fields with spaces ("Threat Name"); Sigma's
+        // taxonomy writes them without ("ThreatName"), as THOR and evtx-sigma-checker do.
+        let key = if k.contains(' ') { k.replace(' ', "") } else { k.clone() };
+        out.insert(key, value);
     }
 }
 

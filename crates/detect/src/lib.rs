@@ -45,5 +45,7 @@ pub mod rules;
 pub use alert::{Alert, AlertKind};
 pub use error::{Error, Result};
 pub use kql::to_kql;
-pub use regression::{EventSource, JsonRendering, RegressionReport, run_regression};
+pub use regression::{
+    Criterion, EventSource, JsonRendering, RegressionReport, run_regression, run_regression_with,
+};
 pub use rules::{Correlator, LoadReport, RuleSet};
