@@ -74,7 +74,7 @@ pub fn hashes_string(row: &Map<String, Value>) -> Option<String> {
 impl Event for RowEvent<'_> {
     fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
         match self.target.field(path) {
-            Some(FieldSource::Column(c)) => self.raw(c).map(EventValue::from),
+            Some(FieldSource::Column(c)) => self.raw(c).map(value_of),
             Some(FieldSource::Hashes) => {
                 hashes_string(self.row).map(|s| EventValue::Str(Cow::Owned(s)))
             }
@@ -91,7 +91,7 @@ impl Event for RowEvent<'_> {
                 let inbound = INBOUND_ACTION_TYPES.iter().any(|a| a.eq_ignore_ascii_case(action));
                 Some(EventValue::Str(Cow::Borrowed(if inbound { "false" } else { "true" })))
             }
-            None => self.raw(path).map(EventValue::from),
+            None => self.raw(path).map(value_of),
         }
     }
 
@@ -122,6 +122,16 @@ impl Event for RowEvent<'_> {
 
     fn to_json(&self) -> Value {
         Value::Object(self.row.clone())
+    }
+}
+
+/// A column value as rsigma sees it. Objects (dynamic columns such as `AdditionalFields`) are
+/// matched as their JSON text, as KQL's string operators do on `dynamic`; arrays stay arrays (a
+/// Sigma value matches when any element does).
+fn value_of(v: &Value) -> EventValue<'_> {
+    match v {
+        Value::Object(_) => EventValue::Str(Cow::Owned(v.to_string())),
+        other => EventValue::from(other),
     }
 }
 

@@ -1,3 +1,4 @@
 //! Integration tests of bulwark-detect (one binary).
 
+mod builtin;
 mod sigmahq;
