@@ -43,7 +43,7 @@ fn registry() -> &'static SchemaRegistry {
 pub fn to_kql(rule: &SigmaRule) -> Result<String> {
     let ls = &rule.logsource;
     let targets = targets_for(ls.product.as_deref(), ls.category.as_deref(), ls.service.as_deref());
-    let Some(target) = targets.first() else {
+    if targets.is_empty() {
         return Err(Error::UnmappedLogsource {
             rule: rule_name(rule),
             logsource: format!(
@@ -53,7 +53,27 @@ pub fn to_kql(rule: &SigmaRule) -> Result<String> {
                 ls.service.as_deref().unwrap_or("*")
             ),
         });
-    };
+    }
+    // The preferred table first; when it lacks a column the rule needs, the next table of the
+    // logsource (typically the raw WindowsEvent, which carries every EventData field).
+    let mut first_err = None;
+    for target in targets {
+        match to_kql_on(rule, target) {
+            Ok(q) => return Ok(q),
+            Err(e @ Error::UnmappedField { .. }) => {
+                first_err.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(first_err.unwrap_or_else(|| Error::Unsupported {
+        rule: rule_name(rule),
+        feature: "no target table".into(),
+    }))
+}
+
+/// Converts a rule to KQL on one given target table.
+pub fn to_kql_on(rule: &SigmaRule, target: &Target) -> Result<String> {
     let mut conv = Converter { rule, target, extends: Vec::new() };
     let mut conditions = Vec::new();
     for cond in &rule.detection.conditions {
@@ -568,7 +588,7 @@ impl Converter<'_> {
             let encoded_op = if has(Modifier::Base64Offset) { Op::Contains } else { op };
             let mut sub = Vec::new();
             for n in needles {
-                sub.push(compare(col, &n, encoded_op, true));
+                sub.push(compare(col, &n, encoded_op, cased));
             }
             parts.push(paren_join(sub, " or "));
             return Ok(());

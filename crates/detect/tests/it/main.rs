@@ -1,4 +1,5 @@
 //! Integration tests of bulwark-detect (one binary).
 
 mod builtin;
+mod kql;
 mod sigmahq;

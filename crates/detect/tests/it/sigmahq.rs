@@ -49,7 +49,7 @@ fn sigmahq_rules_load_at_least_99_percent() {
 fn sigmahq_regression_passes_at_least_98_percent() {
     let Some((rules, _)) = sigmahq() else { return };
     let Some(dir) = bulwark_testutil::shared_path("sigma/regression_data") else { return };
-    let report = run_regression(&rules, &dir, &JsonRendering).expect("regression folder readable");
+    let report = run_regression(rules, &dir, &JsonRendering).expect("regression folder readable");
     for f in &report.failures {
         eprintln!(
             "FAIL {} {} expected {:?} got {:?}: {}",
