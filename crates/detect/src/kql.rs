@@ -905,7 +905,7 @@ detection:
         let r = rule(
             r#"
 title: T
-logsource: {product: windows, category: process_creation}
+logsource: {product: m365_defender, service: deviceevents}
 detection:
     a: {NoSuchField: 'x'}
     condition: a
@@ -914,7 +914,7 @@ detection:
         match to_kql(&r) {
             Err(Error::UnmappedField { field, table, .. }) => {
                 assert_eq!(field, "NoSuchField");
-                assert_eq!(table, "DeviceProcessEvents");
+                assert_eq!(table, "DeviceEvents");
             }
             other => panic!("expected UnmappedField, got {other:?}"),
         }
@@ -935,6 +935,22 @@ detection:
         assert!(q.contains("WindowsEvent\n| where Channel in~ (\"System\")"), "{q}");
         assert!(q.contains("EventID == 7045"), "{q}");
         assert!(q.contains("tostring(EventData.ServiceName) contains \"PSEXESVC\""), "{q}");
+    }
+
+    #[test]
+    fn falls_back_to_raw_sysmon_events_for_fields_defender_lacks() {
+        let r = rule(
+            r#"
+title: T
+logsource: {product: windows, category: process_creation}
+detection:
+    a: {CurrentDirectory|endswith: '\Temp\'}
+    condition: a
+"#,
+        );
+        let q = to_kql(&r).unwrap_or_else(|e| panic!("{e}"));
+        assert!(q.contains("WindowsEvent\n| where Channel in~ (\"Microsoft-Windows-Sysmon/Operational\") and EventID == 1"), "{q}");
+        assert!(q.contains(r#"tostring(EventData.CurrentDirectory) endswith @"\Temp\""#), "{q}");
     }
 
     #[test]

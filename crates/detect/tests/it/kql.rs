@@ -46,7 +46,7 @@ fn sigmahq_windows_rules_mostly_convert() {
     let pct = ok as f64 * 100.0 / total.max(1) as f64;
     eprintln!("windows rules converted to KQL: {ok}/{total} = {pct:.1}%");
     let mut top: Vec<_> = reasons.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     for (r, n) in top.iter().take(25) {
         eprintln!("  {n:5}  {r}");
     }
