@@ -17,8 +17,9 @@ use std::sync::OnceLock;
 
 use bulwark_model::SchemaRegistry;
 use rsigma_parser::{
-    ConditionExpr, Detection, DetectionItem, Modifier, Quantifier, SelectorPattern, SigmaRule,
-    SigmaString, SigmaValue, SpecialChar, StringPart,
+    ConditionExpr, ConditionOperator, CorrelationCondition, CorrelationRule, CorrelationType,
+    Detection, DetectionItem, Modifier, Quantifier, SelectorPattern, SigmaRule, SigmaString,
+    SigmaValue, SpecialChar, StringPart,
 };
 
 use crate::logsource::{FieldSource, INBOUND_ACTION_TYPES, Target, WINDOWS_EVENT, targets_for};
@@ -73,7 +74,39 @@ pub fn to_kql(rule: &SigmaRule) -> Result<String> {
 }
 
 /// Converts a rule to KQL on one given target table.
-pub fn to_kql_on(rule: &SigmaRule, target: &Target) -> Result<String> {
+pub fn to_kql_on(rule: &SigmaRule, target: &'static Target) -> Result<String> {
+    let parts = query_parts(rule, target)?;
+    let mut out = header(rule);
+    out.push_str(&parts.pipeline());
+    let _ = writeln!(out, "| where {}", parts.body);
+    Ok(out)
+}
+
+/// A detection rule's query on one table, before assembly.
+struct QueryParts {
+    table: &'static str,
+    gate: Option<String>,
+    extends: Vec<(&'static str, String)>,
+    body: String,
+}
+
+impl QueryParts {
+    /// Table, gate and extends, one per line (without the detection `where`).
+    fn pipeline(&self) -> String {
+        let mut out = String::new();
+        out.push_str(self.table);
+        out.push('\n');
+        if let Some(gate) = &self.gate {
+            let _ = writeln!(out, "| where {gate}");
+        }
+        for (name, expr) in &self.extends {
+            let _ = writeln!(out, "| extend {name} = {expr}");
+        }
+        out
+    }
+}
+
+fn query_parts(rule: &SigmaRule, target: &'static Target) -> Result<QueryParts> {
     let mut conv = Converter { rule, target, extends: Vec::new() };
     let mut conditions = Vec::new();
     for cond in &rule.detection.conditions {
@@ -84,18 +117,173 @@ pub fn to_kql_on(rule: &SigmaRule, target: &Target) -> Result<String> {
         1 => conditions.remove(0),
         _ => format!("({})", conditions.join(") or (")),
     };
+    Ok(QueryParts { table: target.table, gate: gate(target), extends: conv.extends, body })
+}
 
-    let mut out = header(rule);
-    out.push_str(target.table);
-    out.push('\n');
-    if let Some(gate) = gate(target) {
-        let _ = writeln!(out, "| where {gate}");
+/// The first target of the rule's logsource on which every field maps, with its parts.
+fn best_parts(rule: &SigmaRule) -> Result<(&'static Target, QueryParts)> {
+    let ls = &rule.logsource;
+    let targets = targets_for(ls.product.as_deref(), ls.category.as_deref(), ls.service.as_deref());
+    let mut first_err = None;
+    for target in targets {
+        match query_parts(rule, target) {
+            Ok(p) => return Ok((target, p)),
+            Err(e @ Error::UnmappedField { .. }) => {
+                first_err.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
     }
-    for (name, expr) in &conv.extends {
-        let _ = writeln!(out, "| extend {name} = {expr}");
+    Err(first_err.unwrap_or_else(|| Error::UnmappedLogsource {
+        rule: rule_name(rule),
+        logsource: format!("{ls:?}"),
+    }))
+}
+
+/// Converts a Sigma correlation rule to KQL, using the detection rules it references (looked up
+/// by id or name in `rules`).
+///
+/// Each referenced rule becomes a branch (its table, gate and detection), tagged with
+/// `SigmaRule`; branches are `union`ed and then `summarize`d per group-by fields and time bin.
+/// KQL bins are tumbling windows aligned to the timespan, so a burst straddling a bin boundary can
+/// be missed where rsigma's sliding window would fire; `temporal_ordered` is checked as
+/// `temporal` (order is not enforced).
+pub fn correlation_to_kql(corr: &CorrelationRule, rules: &[SigmaRule]) -> Result<String> {
+    let name = corr.id.clone().unwrap_or_else(|| corr.title.clone());
+    let unsupported = |f: &str| Error::Unsupported { rule: name.clone(), feature: f.to_string() };
+    let value_field = match &corr.condition {
+        CorrelationCondition::Threshold { field, .. } => {
+            field.as_ref().and_then(|f| f.first().cloned())
+        }
+        CorrelationCondition::Extended(_) => None,
+    };
+    let mut branches = Vec::new();
+    let mut columns: Vec<String> = Vec::new();
+    for reference in &corr.rules {
+        let rule = rules
+            .iter()
+            .find(|r| {
+                r.id.as_deref() == Some(reference.as_str())
+                    || r.name.as_deref() == Some(reference.as_str())
+            })
+            .ok_or_else(|| unsupported(&format!("referenced rule `{reference}` not found")))?;
+        let (target, parts) = best_parts(rule)?;
+        let mut conv = Converter { rule, target, extends: parts.extends.clone() };
+        let mut aliases = Vec::new();
+        for field in corr.group_by.iter().chain(value_field.iter()) {
+            let expr = conv.column(field)?;
+            let alias = sanitize_name(field);
+            aliases.push((alias.clone(), expr));
+            if !columns.contains(&alias) {
+                columns.push(alias);
+            }
+        }
+        let body = parts.body.clone();
+        let mut branch = QueryParts { extends: conv.extends, ..parts }.pipeline();
+        let _ = writeln!(branch, "| where {body}");
+        let _ = write!(branch, "| extend SigmaRule = {}", lit(reference));
+        for (alias, expr) in &aliases {
+            if alias != expr {
+                let _ = write!(branch, ", {alias} = {expr}");
+            }
+        }
+        branch.push('\n');
+        branches.push(branch);
     }
-    let _ = writeln!(out, "| where {body}");
+    let mut out = String::new();
+    let _ = writeln!(out, "// {}", one_line(&corr.title));
+    if let Some(id) = &corr.id {
+        let _ = writeln!(out, "// Sigma correlation id: {id} ({})", corr.correlation_type.as_str());
+    }
+    let _ = writeln!(out, "// Author: {}", one_line(corr.author.as_deref().unwrap_or("unknown")));
+    if let Some(level) = corr.level {
+        let _ = writeln!(out, "// Level: {}", level.as_str());
+    }
+    let _ = writeln!(
+        out,
+        "// License: {} (https://github.com/SigmaHQ/Detection-Rule-License)",
+        corr.license
+            .as_deref()
+            .map(one_line)
+            .as_deref()
+            .unwrap_or("Detection Rule License (DRL) 1.1")
+    );
+    if branches.len() == 1 {
+        out.push_str(&branches[0]);
+    } else {
+        let _ = writeln!(out, "union");
+        let joined: Vec<String> = branches.iter().map(|b| format!("({})", b.trim_end())).collect();
+        let _ = writeln!(out, "{}", joined.join(",\n"));
+    }
+    let mut by: Vec<String> = corr.group_by.iter().map(|g| sanitize_name(g)).collect();
+    by.push(format!("Window = bin(TimeGenerated, {}s)", corr.timespan.seconds.max(1)));
+    let by = by.join(", ");
+    let (agg, measure) = match corr.correlation_type {
+        CorrelationType::EventCount => ("EventCount = count()".to_string(), "EventCount"),
+        CorrelationType::ValueCount => {
+            let f = value_field
+                .as_deref()
+                .map(sanitize_name)
+                .ok_or_else(|| unsupported("value_count without field"))?;
+            (format!("ValueCount = dcount({f})"), "ValueCount")
+        }
+        CorrelationType::ValueSum => {
+            let f = value_field
+                .as_deref()
+                .map(sanitize_name)
+                .ok_or_else(|| unsupported("value_sum without field"))?;
+            (format!("ValueSum = sum(todouble({f}))"), "ValueSum")
+        }
+        CorrelationType::ValueAvg => {
+            let f = value_field
+                .as_deref()
+                .map(sanitize_name)
+                .ok_or_else(|| unsupported("value_avg without field"))?;
+            (format!("ValueAvg = avg(todouble({f}))"), "ValueAvg")
+        }
+        CorrelationType::Temporal | CorrelationType::TemporalOrdered => {
+            ("RulesMatched = dcount(SigmaRule)".to_string(), "RulesMatched")
+        }
+        other => return Err(unsupported(&format!("correlation type {}", other.as_str()))),
+    };
+    let _ = writeln!(
+        out,
+        "| summarize {agg}, FirstSeen = min(TimeGenerated), LastSeen = max(TimeGenerated) by {by}"
+    );
+    let condition = match (&corr.condition, corr.correlation_type) {
+        (CorrelationCondition::Threshold { predicates, .. }, _) if !predicates.is_empty() => {
+            predicates
+                .iter()
+                .map(|(op, v)| {
+                    let op = match op {
+                        ConditionOperator::Lt => "<",
+                        ConditionOperator::Lte => "<=",
+                        ConditionOperator::Gt => ">",
+                        ConditionOperator::Gte => ">=",
+                        ConditionOperator::Eq => "==",
+                        ConditionOperator::Neq => "!=",
+                    };
+                    format!("{measure} {op} {v}")
+                })
+                .collect::<Vec<_>>()
+                .join(" and ")
+        }
+        (_, CorrelationType::Temporal | CorrelationType::TemporalOrdered) => {
+            format!("{measure} == {}", corr.rules.len())
+        }
+        _ => return Err(unsupported("correlation condition")),
+    };
+    let _ = writeln!(out, "| where {condition}");
     Ok(out)
+}
+
+/// A KQL-safe column alias for a Sigma field name.
+fn sanitize_name(field: &str) -> String {
+    let s: String = field
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .collect();
+    if s.chars().next().is_some_and(|c| c.is_ascii_digit()) { format!("_{s}") } else { s }
 }
 
 fn rule_name(rule: &SigmaRule) -> String {
@@ -182,7 +370,7 @@ pub fn lit(s: &str) -> String {
 
 struct Converter<'a> {
     rule: &'a SigmaRule,
-    target: &'a Target,
+    target: &'static Target,
     /// `extend` lines needed by composite fields, in first-use order.
     extends: Vec<(&'static str, String)>,
 }

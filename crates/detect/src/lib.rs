@@ -44,7 +44,7 @@ pub mod rules;
 
 pub use alert::{Alert, AlertKind};
 pub use error::{Error, Result};
-pub use kql::{to_kql, to_kql_on};
+pub use kql::{correlation_to_kql, to_kql, to_kql_on};
 pub use regression::{
     Criterion, EventSource, JsonRendering, RegressionReport, run_regression, run_regression_with,
 };

@@ -89,6 +89,26 @@ fn every_builtin_rule_converts_to_kql() {
         assert!(kql.contains("Detection Rule License (DRL) 1.1"), "{kql}");
         assert!(kql.contains("| where "), "{kql}");
     }
+    assert!(!rules.correlation_rules().is_empty());
+    for corr in rules.correlation_rules() {
+        let kql = bulwark_detect::correlation_to_kql(corr, rules.parsed_rules())
+            .unwrap_or_else(|e| panic!("{}: {e}", corr.title));
+        assert!(kql.contains("// Author: Bulwark"), "{kql}");
+        assert!(kql.contains("| summarize "), "{kql}");
+        if corr.title.starts_with("Password Spray") {
+            eprintln!("{kql}");
+            assert!(kql.contains("SigninLogs\n"), "{kql}");
+            assert!(kql.contains("ValueCount = dcount(UserPrincipalName)"), "{kql}");
+            assert!(kql.contains("by IPAddress, Window = bin(TimeGenerated, 1800s)"), "{kql}");
+            assert!(kql.contains("| where ValueCount >= 10"), "{kql}");
+        }
+        if corr.title.starts_with("Periodic Connections") {
+            eprintln!("{kql}");
+            assert!(kql.contains("union\n"), "{kql}");
+            assert!(kql.contains("Computer = DeviceName"), "{kql}");
+            assert!(kql.contains("DestinationIp = RemoteIP"), "{kql}");
+        }
+    }
 }
 
 #[test]
