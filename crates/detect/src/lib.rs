@@ -36,6 +36,7 @@
 
 pub mod alert;
 pub mod builtin;
+pub mod compat;
 pub mod error;
 pub mod event;
 pub mod incident;

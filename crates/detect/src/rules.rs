@@ -231,7 +231,9 @@ impl RuleSet {
             report.failed.push(LoadFailure { origin: origin.to_string(), feature: err.clone() });
         }
         for rule in collection.rules {
-            match rsigma_eval::compile_rule(&rule) {
+            let mut patched = rule.clone();
+            crate::compat::patch_rule(&mut patched);
+            match rsigma_eval::compile_rule(&patched) {
                 Ok(compiled) => {
                     let info = self.place(&rule, compiled, origin);
                     if info.tables.is_empty() {
@@ -505,7 +507,9 @@ impl<'a> Correlator<'a> {
                             }
                         }
                     }
-                    collection.rules.push(rule.clone());
+                    let mut patched = rule.clone();
+                    crate::compat::patch_rule(&mut patched);
+                    collection.rules.push(patched);
                 }
             }
             collection.correlations.push(corr.clone());

@@ -3,3 +3,4 @@
 mod builtin;
 mod kql;
 mod sigmahq;
+mod spec;
