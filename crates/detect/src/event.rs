@@ -1,0 +1,294 @@
+//! Event shapes the rules run on: table rows viewed through the logsource field mapping, and the
+//! raw Windows event row built from an EVTX record rendered as JSON.
+//!
+//! [`RowEvent`] implements rsigma's [`Event`] over one row (a JSON object with our column names):
+//! a Sigma field is resolved through the [`Target`]'s mapping, then under its own name, then (for
+//! the raw `WindowsEvent` table) inside the `EventData` object. Rules are compiled once with Sigma
+//! names; only the lookup differs per table.
+
+use std::borrow::Cow;
+
+use rsigma_eval::event::{Event, EventValue};
+use serde_json::{Map, Value};
+
+use crate::logsource::{FieldSource, INBOUND_ACTION_TYPES, Target, WINDOWS_EVENT};
+
+/// Depth limit when walking nested JSON for keyword search.
+const MAX_DEPTH: usize = 32;
+
+/// One table row seen through a logsource target's field mapping.
+pub struct RowEvent<'a> {
+    row: &'a Map<String, Value>,
+    target: &'a Target,
+}
+
+impl<'a> RowEvent<'a> {
+    /// Views `row` (an object of column values) as an event of `target`'s logsource.
+    pub fn new(row: &'a Map<String, Value>, target: &'a Target) -> Self {
+        RowEvent { row, target }
+    }
+
+    fn raw(&self, name: &str) -> Option<&'a Value> {
+        if let Some(v) = self.row.get(name) {
+            return Some(v);
+        }
+        if self.target.table == WINDOWS_EVENT {
+            if let Some(v) = self.row.get("EventData").and_then(|d| d.get(name)) {
+                return Some(v);
+            }
+            // SigmaHQ's Windows taxonomy calls the provider `Provider_Name`.
+            if name == "Provider_Name" {
+                return self.row.get("Provider");
+            }
+        }
+        // Dotted paths into dynamic columns (AdditionalFields.Foo).
+        if let Some((head, rest)) = name.split_once('.') {
+            let mut cur = self.row.get(head)?;
+            for part in rest.split('.') {
+                cur = cur.get(part)?;
+            }
+            return Some(cur);
+        }
+        None
+    }
+
+    fn text(&self, column: &str) -> Option<&'a str> {
+        self.row.get(column).and_then(Value::as_str).filter(|s| !s.is_empty())
+    }
+}
+
+/// A Sysmon-style `Hashes` string from the `SHA1`, `MD5` and `SHA256` columns of a row.
+pub fn hashes_string(row: &Map<String, Value>) -> Option<String> {
+    let parts: Vec<String> = ["SHA1", "MD5", "SHA256"]
+        .iter()
+        .filter_map(|k| {
+            row.get(*k)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{k}={}", v.to_ascii_uppercase()))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(","))
+}
+
+impl Event for RowEvent<'_> {
+    fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
+        match self.target.field(path) {
+            Some(FieldSource::Column(c)) => self.raw(c).map(value_of),
+            Some(FieldSource::Hashes) => {
+                hashes_string(self.row).map(|s| EventValue::Str(Cow::Owned(s)))
+            }
+            Some(FieldSource::RegistryPath) => {
+                let key = self.text("RegistryKey")?;
+                let path = match self.text("RegistryValueName") {
+                    Some(name) => format!("{key}\\{name}"),
+                    None => key.to_string(),
+                };
+                Some(EventValue::Str(Cow::Owned(path)))
+            }
+            Some(FieldSource::Initiated) => {
+                let action = self.text("ActionType")?;
+                let inbound = INBOUND_ACTION_TYPES.iter().any(|a| a.eq_ignore_ascii_case(action));
+                Some(EventValue::Str(Cow::Borrowed(if inbound { "false" } else { "true" })))
+            }
+            None => self.raw(path).map(value_of),
+        }
+    }
+
+    fn any_string_value(&self, pred: &dyn Fn(&str) -> bool) -> bool {
+        let mut found = false;
+        for v in self.row.values() {
+            visit_strings(v, 0, &mut |s| found = found || pred(s));
+            if found {
+                return true;
+            }
+        }
+        found
+    }
+
+    fn all_string_values(&self) -> Vec<Cow<'_, str>> {
+        let mut out = Vec::new();
+        for v in self.row.values() {
+            visit_strings(v, 0, &mut |s| out.push(Cow::Borrowed(s)));
+        }
+        out
+    }
+
+    fn visit_string_values(&self, visit: &mut dyn FnMut(&str)) {
+        for v in self.row.values() {
+            visit_strings(v, 0, visit);
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        Value::Object(self.row.clone())
+    }
+}
+
+/// A column value as rsigma sees it. Objects (dynamic columns such as `AdditionalFields`) are
+/// matched as their JSON text, as KQL's string operators do on `dynamic`; arrays stay arrays (a
+/// Sigma value matches when any element does).
+fn value_of(v: &Value) -> EventValue<'_> {
+    match v {
+        Value::Object(_) => EventValue::Str(Cow::Owned(v.to_string())),
+        other => EventValue::from(other),
+    }
+}
+
+fn visit_strings<'v>(value: &'v Value, depth: usize, visit: &mut dyn FnMut(&'v str)) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match value {
+        Value::String(s) => visit(s),
+        Value::Array(items) => items.iter().for_each(|v| visit_strings(v, depth + 1, visit)),
+        Value::Object(map) => map.values().for_each(|v| visit_strings(v, depth + 1, visit)),
+        _ => {}
+    }
+}
+
+/// Builds a `WindowsEvent` row from one EVTX record rendered as JSON (the `evtx_dump` shape:
+/// `{"Event": {"System": {..}, "EventData": {..}}}`).
+///
+/// Columns: `TimeGenerated` (System/TimeCreated/SystemTime), `Computer`, `Channel`, `EventID`
+/// (number), `Provider` (System/Provider Name), `EventData` (the EventData fields, or the fields
+/// of the single UserData child, as an object). Returns `None` when the value is not an event.
+pub fn windows_event_row(record: &Value) -> Option<Map<String, Value>> {
+    let event = record.get("Event").unwrap_or(record);
+    let system = event.get("System")?;
+    let mut row = Map::new();
+    let time = system
+        .get("TimeCreated")
+        .and_then(|t| t.get("#attributes"))
+        .and_then(|a| a.get("SystemTime"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    row.insert("TimeGenerated".into(), time);
+    for key in ["Computer", "Channel"] {
+        row.insert(key.into(), system.get(key).cloned().unwrap_or(Value::Null));
+    }
+    // EventID is either a number or {"#text": n, "#attributes": {Qualifiers}}.
+    let event_id = match system.get("EventID") {
+        Some(Value::Object(o)) => o.get("#text").cloned().unwrap_or(Value::Null),
+        Some(v) => v.clone(),
+        None => Value::Null,
+    };
+    let event_id = match &event_id {
+        Value::String(s) => s.parse::<i64>().map(Value::from).unwrap_or(event_id),
+        _ => event_id,
+    };
+    row.insert("EventID".into(), event_id);
+    let provider = system
+        .get("Provider")
+        .and_then(|p| p.get("#attributes"))
+        .and_then(|a| a.get("Name"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    row.insert("Provider".into(), provider);
+    let mut data = Map::new();
+    if let Some(Value::Object(ed)) = event.get("EventData") {
+        flatten_event_data(ed, &mut data);
+    }
+    if let Some(Value::Object(ud)) = event.get("UserData") {
+        // UserData has one element whose children are the fields.
+        for child in ud.values() {
+            match child {
+                Value::Object(fields) => flatten_event_data(fields, &mut data),
+                other => {
+                    data.insert("UserData".into(), other.clone());
+                }
+            }
+        }
+    }
+    if let Some(user) =
+        system.get("Security").and_then(|s| s.get("#attributes")).and_then(|a| a.get("UserID"))
+    {
+        row.insert("SecurityUserID".into(), user.clone());
+    }
+    row.insert("EventData".into(), Value::Object(data));
+    Some(row)
+}
+
+fn flatten_event_data(fields: &Map<String, Value>, out: &mut Map<String, Value>) {
+    for (k, v) in fields {
+        if k == "#attributes" {
+            continue;
+        }
+        // Unnamed <Data> elements render as {"#text": [..]} ("Data"); keep them as text.
+        let value = match v {
+            Value::Object(o) if o.contains_key("#text") => {
+                o.get("#text").cloned().unwrap_or(Value::Null)
+            }
+            other => other.clone(),
+        };
+        // Some providers (Windows Defender) name fields with spaces ("Threat Name"); Sigma's
+        // taxonomy writes them without ("ThreatName"), as THOR and evtx-sigma-checker do.
+        let key = if k.contains(' ') { k.replace(' ', "") } else { k.clone() };
+        out.insert(key, value);
+    }
+}
+
+/// Reads every JSON value in `text` (one document, concatenated documents, or JSON lines).
+///
+/// Stops at the first undecodable value and returns the error with what was read so far dropped,
+/// because a half-read file would give wrong match counts.
+pub fn parse_json_stream(text: &str, origin: &str) -> crate::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for item in serde_json::Deserializer::from_str(text).into_iter::<Value>() {
+        out.push(item.map_err(|source| crate::Error::Json { origin: origin.to_string(), source })?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logsource::targets_for;
+    use serde_json::json;
+
+    #[test]
+    fn maps_sigma_fields_to_defender_columns() {
+        let row = json!({"FolderPath": "C:\\Windows\\System32\\cmd.exe", "ProcessCommandLine": "cmd /c whoami",
+                         "SHA256": "abc", "MD5": "def"});
+        let row = row.as_object().cloned().unwrap_or_default();
+        let t = &targets_for(Some("windows"), Some("process_creation"), None)[0];
+        let ev = RowEvent::new(&row, t);
+        assert_eq!(
+            ev.get_field("Image").and_then(|v| v.as_str().map(|s| s.into_owned())).as_deref(),
+            Some("C:\\Windows\\System32\\cmd.exe")
+        );
+        assert_eq!(
+            ev.get_field("Hashes").and_then(|v| v.as_str().map(|s| s.into_owned())).as_deref(),
+            Some("MD5=DEF,SHA256=ABC")
+        );
+        assert!(ev.get_field("CurrentDirectory").is_none());
+    }
+
+    #[test]
+    fn registry_path_joins_key_and_value_name() {
+        let row =
+            json!({"RegistryKey": "HKEY_CURRENT_USER\\Software\\Run", "RegistryValueName": "x"});
+        let row = row.as_object().cloned().unwrap_or_default();
+        let t = &targets_for(Some("windows"), Some("registry_set"), None)[0];
+        let ev = RowEvent::new(&row, t);
+        assert_eq!(
+            ev.get_field("TargetObject")
+                .and_then(|v| v.as_str().map(|s| s.into_owned()))
+                .as_deref(),
+            Some("HKEY_CURRENT_USER\\Software\\Run\\x")
+        );
+    }
+
+    #[test]
+    fn builds_windows_event_row_from_evtx_json() {
+        let rec = json!({"Event": {"System": {"Provider": {"#attributes": {"Name": "P"}},
+            "EventID": {"#text": "4624", "#attributes": {"Qualifiers": 0}}, "Channel": "Security",
+            "Computer": "dc1", "TimeCreated": {"#attributes": {"SystemTime": "2024-01-01T00:00:00Z"}}},
+            "EventData": {"LogonType": 3}}});
+        let row = windows_event_row(&rec).unwrap_or_default();
+        assert_eq!(row["EventID"], json!(4624));
+        assert_eq!(row["EventData"]["LogonType"], json!(3));
+        assert_eq!(row["Provider"], json!("P"));
+        assert!(windows_event_row(&json!([1, 2])).is_none());
+    }
+}
