@@ -56,6 +56,9 @@ pub enum Error {
         /// The feature, named (e.g. `modifier expand`).
         feature: String,
     },
+    /// Reading from or writing to the store failed.
+    #[error("store: {0}")]
+    Store(String),
     /// A regression test folder is malformed.
     #[error("regression test {path}: {message}")]
     Regression {

@@ -39,6 +39,7 @@ pub mod builtin;
 pub mod compat;
 pub mod error;
 pub mod event;
+pub mod hunt;
 pub mod incident;
 pub mod kql;
 pub mod logsource;

@@ -232,6 +232,17 @@ impl<'a> Transaction<'a> {
         Ok(())
     }
 
+    /// Replaces one table's contents: its committed files stop being visible when this
+    /// transaction commits. Rows this transaction writes to it stay.
+    pub fn truncate_table(&mut self, table: &str) -> Result<()> {
+        let name = self.store.table(table)?.name().to_string();
+        let manifest = self.store.manifest()?;
+        if let Some(files) = manifest.tables.get(&name) {
+            self.replaced.entry(name).or_default().extend(files.iter().map(|f| f.path.clone()));
+        }
+        Ok(())
+    }
+
     /// Records that a source (identified by its content hash) was ingested by this transaction.
     pub fn record_source(&mut self, content_hash: &str, origin: &str, rows: u64) {
         self.sources.push((

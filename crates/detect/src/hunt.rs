@@ -1,0 +1,413 @@
+//! Hunting over stored data: every rule evaluated on every row of the tables it maps to, in
+//! time order across tables (so correlation rules see one timeline), alerts correlated into
+//! incidents, and the findings written back as `AlertInfo`, `AlertEvidence` and
+//! `SecurityIncident` rows that KQL can query.
+//!
+//! Alerts that products raised themselves (rows of `AlertInfo` whose `ServiceSource` is not
+//! Bulwark, e.g. Defender Antivirus) take part in the correlation too, as Defender XDR does, and
+//! are kept when findings are rewritten.
+use crate::{correlate, Alert, AlertKind, Incident, IncidentConfig, RuleSet};
+use arrow::array::{Array, AsArray, RecordBatch};
+use bulwark_model::{BatchBuilder, EntityKind, SchemaRegistry};
+use bulwark_store::{batches_to_json_rows, table_ref, Store};
+use datafusion::prelude::{col, lit, SessionContext};
+use futures::StreamExt;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// The service name Bulwark's own alerts carry in `ServiceSource`.
+pub const SERVICE_SOURCE: &str = "Bulwark";
+
+/// What a hunt did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct HuntReport {
+    /// Rows evaluated, per table.
+    pub rows_per_table: BTreeMap<String, u64>,
+    /// Rows evaluated in all.
+    pub rows_scanned: u64,
+    /// Alerts raised by rules.
+    pub alerts: usize,
+    /// Alerts raised earlier by products and correlated too.
+    pub product_alerts: usize,
+    /// Incidents formed.
+    pub incidents: usize,
+    /// Alerts per rule title.
+    pub alerts_per_rule: BTreeMap<String, u64>,
+}
+
+/// Alerts and incidents found by a hunt.
+#[derive(Debug, Clone)]
+pub struct Findings {
+    /// Summary.
+    pub report: HuntReport,
+    /// Rule alerts, then product alerts, in the order incidents refer to.
+    pub alerts: Vec<Alert>,
+    /// Incidents, numbered by first activity.
+    pub incidents: Vec<Incident>,
+}
+
+fn engine(e: impl std::fmt::Display) -> crate::Error {
+    crate::Error::Store(e.to_string())
+}
+
+/// One table's rows, sorted by time, handed out one at a time.
+struct TableCursor {
+    table: String,
+    stream: datafusion::physical_plan::SendableRecordBatchStream,
+    rows: std::vec::IntoIter<(i64, Map<String, Value>)>,
+    head: Option<(i64, Map<String, Value>)>,
+}
+
+impl TableCursor {
+    async fn advance(&mut self) -> crate::Result<()> {
+        loop {
+            if let Some(next) = self.rows.next() {
+                self.head = Some(next);
+                return Ok(());
+            }
+            match self.stream.next().await {
+                None => {
+                    self.head = None;
+                    return Ok(());
+                }
+                Some(batch) => {
+                    let batch = batch.map_err(engine)?;
+                    self.rows = json_rows_with_time(&batch)?.into_iter();
+                }
+            }
+        }
+    }
+}
+
+/// Rows of a batch as JSON objects (nulls dropped, as events have no such fields), each with its
+/// time in Unix seconds (`i64::MIN` when absent, so such rows go first).
+fn json_rows_with_time(batch: &RecordBatch) -> crate::Result<Vec<(i64, Map<String, Value>)>> {
+    let rows = batches_to_json_rows(std::slice::from_ref(batch)).map_err(engine)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (crate::rules::row_time_secs(&row).unwrap_or(i64::MIN), row))
+        .collect())
+}
+
+/// Evaluates `rules` over the store and correlates the alerts into incidents. `progress` gets
+/// the number of rows evaluated so far.
+pub fn hunt(store: &Store, rules: &RuleSet, config: &IncidentConfig, progress: &mut dyn FnMut(u64)) -> crate::Result<Findings> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(engine)?;
+    runtime.block_on(hunt_async(store, rules, config, progress))
+}
+
+async fn hunt_async(store: &Store, rules: &RuleSet, config: &IncidentConfig, progress: &mut dyn FnMut(u64)) -> crate::Result<Findings> {
+    let ctx = store.session_context().map_err(engine)?;
+    let stats = store.table_stats().map_err(engine)?;
+    let mut cursors = Vec::new();
+    for table in rules.tables() {
+        let Some(schema) = store.registry().get(table) else { continue };
+        if !stats.iter().any(|s| s.name == schema.name() && s.rows > 0) {
+            continue;
+        }
+        let mut df = ctx.table(table_ref(schema.name())).await.map_err(engine)?;
+        if let Some(time) = schema.time_column() {
+            df = df.sort(vec![col(format!("\"{time}\"")).sort(true, true)]).map_err(engine)?;
+        }
+        let stream = df.execute_stream().await.map_err(engine)?;
+        let mut cursor = TableCursor { table: schema.name().to_string(), stream, rows: Vec::new().into_iter(), head: None };
+        cursor.advance().await?;
+        cursors.push(cursor);
+    }
+    let mut correlator = rules.correlator()?;
+    let mut report = HuntReport::default();
+    let mut alerts = Vec::new();
+    // k-way merge: always evaluate the earliest pending row of any table.
+    loop {
+        let Some(next) = cursors
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.head.as_ref().map(|h| (h.0, i)))
+            .min()
+            .map(|(_, i)| i)
+        else {
+            break;
+        };
+        let cursor = &mut cursors[next];
+        if let Some((_, row)) = cursor.head.take() {
+            for alert in correlator.process_row(&cursor.table, &row) {
+                *report.alerts_per_rule.entry(alert.title.clone()).or_default() += 1;
+                alerts.push(alert);
+            }
+            *report.rows_per_table.entry(cursor.table.clone()).or_default() += 1;
+            report.rows_scanned += 1;
+            if report.rows_scanned % 50_000 == 0 {
+                progress(report.rows_scanned);
+            }
+        }
+        cursor.advance().await?;
+    }
+    progress(report.rows_scanned);
+    report.alerts = alerts.len();
+    let product = product_alerts(&ctx, store).await?;
+    report.product_alerts = product.len();
+    alerts.extend(product);
+    let mut incidents = correlate(&alerts, config);
+    incidents.sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then_with(|| a.id.cmp(&b.id)));
+    report.incidents = incidents.len();
+    Ok(Findings { report, alerts, incidents })
+}
+
+/// Alerts raised by products (not by Bulwark), rebuilt from AlertInfo and AlertEvidence.
+async fn product_alerts(ctx: &SessionContext, store: &Store) -> crate::Result<Vec<Alert>> {
+    let rows = |table: &'static str| async move {
+        let df = ctx.table(table_ref(table)).await.map_err(engine)?;
+        let df = df.filter(col("\"ServiceSource\"").not_eq(lit(SERVICE_SOURCE))).map_err(engine)?;
+        let batches = df.collect().await.map_err(engine)?;
+        batches_to_json_rows(&batches).map_err(engine)
+    };
+    if store.registry().get("AlertInfo").is_none() {
+        return Ok(Vec::new());
+    }
+    let infos = rows("AlertInfo").await?;
+    let evidence = rows("AlertEvidence").await?;
+    let mut out = Vec::new();
+    for info in infos {
+        let Some(id) = info.get("AlertId").and_then(Value::as_str) else { continue };
+        // One merged row per alert: the alert's fields plus every evidence row's entity columns.
+        let mut merged = info.clone();
+        for e in evidence.iter().filter(|e| e.get("AlertId").and_then(Value::as_str) == Some(id)) {
+            for (k, v) in e {
+                merged.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        let title = info.get("Title").and_then(Value::as_str).unwrap_or(id).to_string();
+        let level = info.get("Severity").and_then(Value::as_str).map(str::to_lowercase);
+        let techniques: Vec<String> = info
+            .get("AttackTechniques")
+            .and_then(Value::as_str)
+            .map(|t| t.split([',', ';', '[', ']', '"', ' ']).filter(|s| s.starts_with('T')).map(|s| format!("attack.{}", s.to_lowercase())).collect())
+            .unwrap_or_default();
+        let mut alert = Alert::new(AlertKind::Detection, id.to_string(), title, level, techniques, None, "AlertInfo", &merged);
+        // Evidence rows name one entity each; collect them all.
+        for e in evidence.iter().filter(|e| e.get("AlertId").and_then(Value::as_str) == Some(id)) {
+            for entity in crate::alert::extract_entities(e) {
+                if !alert.entities.contains(&entity) {
+                    alert.entities.push(entity);
+                }
+            }
+        }
+        out.push(alert);
+    }
+    Ok(out)
+}
+
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// A deterministic alert id: the same rule on the same row gives the same id.
+pub fn alert_id(alert: &Alert) -> String {
+    if alert.table == "AlertInfo" {
+        return alert.rule_id.clone();
+    }
+    format!("bw{:016x}", fnv(&format!("{}\n{}\n{}", alert.rule_id, alert.table, alert.row)))
+}
+
+/// Defender's severity names for Sigma levels.
+pub fn severity(level: Option<&str>) -> &'static str {
+    match level.unwrap_or("medium").to_ascii_lowercase().as_str() {
+        "critical" | "high" => "High",
+        "medium" => "Medium",
+        "low" => "Low",
+        _ => "Informational",
+    }
+}
+
+/// The ATT&CK tactic of an alert, from its tags, as Defender names categories.
+pub fn category(alert: &Alert) -> String {
+    for tag in &alert.tags {
+        let Some(t) = tag.strip_prefix("attack.") else { continue };
+        if t.starts_with('t') && t[1..].chars().next().is_some_and(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        return t.split(['-', '_']).map(|w| {
+            let mut c = w.chars();
+            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+        }).collect();
+    }
+    "SuspiciousActivity".into()
+}
+
+fn to_ns(secs: Option<i64>) -> Option<i64> {
+    secs.and_then(|s| s.checked_mul(1_000_000_000))
+}
+
+/// Replaces Bulwark's previous findings in the store with `findings` (product alerts stay).
+pub fn write_findings(store: &Store, findings: &Findings) -> crate::Result<()> {
+    let registry: &SchemaRegistry = store.registry();
+    let get = |name: &'static str| registry.get(name).cloned().ok_or_else(|| crate::Error::Store(format!("no table {name}")));
+    let info_schema = get("AlertInfo")?;
+    let evidence_schema = get("AlertEvidence")?;
+    let incident_schema = get("SecurityIncident")?;
+
+    // Keep product alerts as they are.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(engine)?;
+    let ctx = store.session_context().map_err(engine)?;
+    let keep = |table: &'static str| -> crate::Result<Vec<RecordBatch>> {
+        runtime.block_on(async {
+            let df = ctx.table(table_ref(table)).await.map_err(engine)?;
+            let df = df.filter(col("\"ServiceSource\"").not_eq(lit(SERVICE_SOURCE)).or(col("\"ServiceSource\"").is_null())).map_err(engine)?;
+            df.collect().await.map_err(engine)
+        })
+    };
+    let kept_info = keep("AlertInfo")?;
+    let kept_evidence = keep("AlertEvidence")?;
+
+    let ix = |t: &bulwark_model::TableSchema, c: &str| t.index_of(c).unwrap_or(usize::MAX);
+    let mut info = BatchBuilder::new(info_schema.clone(), findings.alerts.len());
+    let mut ev = BatchBuilder::new(evidence_schema.clone(), findings.alerts.len() * 4);
+    for alert in findings.alerts.iter().filter(|a| a.table != "AlertInfo") {
+        let id = alert_id(alert);
+        let time = alert.time.as_deref().and_then(bulwark_model::time::parse_datetime_ns);
+        let techniques = serde_json::to_string(&alert.techniques).unwrap_or_default();
+        let sev = severity(alert.level.as_deref());
+        let cat = category(alert);
+        let t = &info_schema;
+        if let Some(ns) = time {
+            info.set_time_ns(ix(t, "TimeGenerated"), ns);
+            info.set_time_ns(ix(t, "Timestamp"), ns);
+        }
+        info.set_str(ix(t, "AlertId"), &id);
+        info.set_str(ix(t, "Title"), &alert.title);
+        info.set_str(ix(t, "Category"), &cat);
+        info.set_str(ix(t, "Severity"), sev);
+        info.set_str(ix(t, "ServiceSource"), SERVICE_SOURCE);
+        info.set_str(ix(t, "DetectionSource"), if alert.kind == AlertKind::Correlation { "Sigma correlation" } else { "Sigma" });
+        info.set_str(ix(t, "AttackTechniques"), &techniques);
+        info.set_str(ix(t, "Type"), "AlertInfo");
+        info.end_row();
+        let e = &evidence_schema;
+        for entity in &alert.entities {
+            if let Some(ns) = time {
+                ev.set_time_ns(ix(e, "TimeGenerated"), ns);
+                ev.set_time_ns(ix(e, "Timestamp"), ns);
+            }
+            ev.set_str(ix(e, "AlertId"), &id);
+            ev.set_str(ix(e, "Title"), &alert.title);
+            ev.set_str(ix(e, "Categories"), &format!("[\"{cat}\"]"));
+            ev.set_str(ix(e, "AttackTechniques"), &techniques);
+            ev.set_str(ix(e, "ServiceSource"), SERVICE_SOURCE);
+            ev.set_str(ix(e, "DetectionSource"), "Sigma");
+            let (entity_type, column, role) = match entity.kind {
+                EntityKind::Device => ("Machine", "DeviceName", "Impacted"),
+                EntityKind::User => ("User", "AccountName", "Impacted"),
+                EntityKind::Mailbox => ("Mailbox", "AccountUpn", "Impacted"),
+                EntityKind::Ip => ("Ip", "RemoteIP", "Related"),
+                EntityKind::Domain | EntityKind::Url => ("Url", "RemoteUrl", "Related"),
+                EntityKind::File => ("File", "FolderPath", "Related"),
+                EntityKind::FileHash => ("File", "SHA256", "Related"),
+                EntityKind::Process => ("Process", "ProcessCommandLine", "Related"),
+                EntityKind::RegistryKey => ("RegistryKey", "RegistryKey", "Related"),
+                EntityKind::CloudApp => ("CloudApplication", "Application", "Related"),
+            };
+            ev.set_str(ix(e, "EntityType"), entity_type);
+            ev.set_str(ix(e, "EvidenceRole"), role);
+            ev.set_str(ix(e, column), &entity.value);
+            if entity.kind == EntityKind::File {
+                let name = entity.value.rsplit(['\\', '/']).next().unwrap_or(&entity.value);
+                ev.set_str(ix(e, "FileName"), name);
+            }
+            ev.set_str(ix(e, "Type"), "AlertEvidence");
+            ev.end_row();
+        }
+    }
+    let mut inc = BatchBuilder::new(incident_schema.clone(), findings.incidents.len());
+    let s = &incident_schema;
+    for (n, incident) in findings.incidents.iter().enumerate() {
+        let first = to_ns(incident.first_seen);
+        let last = to_ns(incident.last_seen);
+        let alert_ids: Vec<String> = incident.alerts.iter().filter_map(|&i| findings.alerts.get(i)).map(alert_id).collect();
+        if let Some(t) = last.or(first) {
+            inc.set_time_ns(ix(s, "TimeGenerated"), t);
+            inc.set_time_ns(ix(s, "CreatedTime"), t);
+            inc.set_time_ns(ix(s, "LastModifiedTime"), t);
+        }
+        if let Some(t) = first {
+            inc.set_time_ns(ix(s, "FirstActivityTime"), t);
+        }
+        if let Some(t) = last {
+            inc.set_time_ns(ix(s, "LastActivityTime"), t);
+        }
+        inc.set_i64(ix(s, "IncidentNumber"), n as i64 + 1);
+        inc.set_str(ix(s, "IncidentName"), &incident.id);
+        inc.set_str(ix(s, "Title"), &incident.title);
+        let description = format!(
+            "{} alerts; tactics: {}; techniques: {}",
+            incident.alerts.len(),
+            if incident.tactics.is_empty() { "none".to_string() } else { incident.tactics.join(", ") },
+            if incident.techniques.is_empty() { "none".to_string() } else { incident.techniques.join(", ") }
+        );
+        inc.set_str(ix(s, "Description"), &description);
+        inc.set_str(ix(s, "Severity"), severity(Some(&incident.severity)));
+        inc.set_str(ix(s, "Status"), "New");
+        inc.set_str(ix(s, "Owner"), "{\"assignedTo\":null}");
+        inc.set_str(ix(s, "AlertIds"), &serde_json::to_string(&alert_ids).unwrap_or_default());
+        inc.set_str(ix(s, "Labels"), "[]");
+        inc.set_str(ix(s, "Comments"), "[]");
+        inc.set_str(ix(s, "IncidentUrl"), &format!("/incidents/{}", n + 1));
+        let entities: Vec<Value> = incident.entities.iter().map(|e| serde_json::json!({"kind": e.kind, "value": e.value})).collect();
+        let data = serde_json::json!({
+            "alertsCount": incident.alerts.len(),
+            "tactics": incident.tactics,
+            "techniques": incident.techniques,
+            "entities": entities,
+            "alertProductNames": [SERVICE_SOURCE],
+        });
+        inc.set_str(ix(s, "AdditionalData"), &data.to_string());
+        inc.set_str(ix(s, "ModifiedBy"), SERVICE_SOURCE);
+        inc.set_str(ix(s, "Type"), "SecurityIncident");
+        inc.end_row();
+    }
+
+    let mut tx = store.begin().map_err(engine)?;
+    for table in ["AlertInfo", "AlertEvidence", "SecurityIncident"] {
+        tx.truncate_table(table).map_err(engine)?;
+    }
+    for b in kept_info.iter().filter(|b| b.num_rows() > 0) {
+        tx.write("AlertInfo", b).map_err(engine)?;
+    }
+    for b in kept_evidence.iter().filter(|b| b.num_rows() > 0) {
+        tx.write("AlertEvidence", b).map_err(engine)?;
+    }
+    tx.write("AlertInfo", &info.finish().map_err(engine)?).map_err(engine)?;
+    tx.write("AlertEvidence", &ev.finish().map_err(engine)?).map_err(engine)?;
+    tx.write("SecurityIncident", &inc.finish().map_err(engine)?).map_err(engine)?;
+    tx.commit().map_err(engine)?;
+    Ok(())
+}
+
+/// Counts non-null values of a column across batches (used by tests and reports).
+pub fn count_non_null(batches: &[RecordBatch], column: &str) -> usize {
+    batches
+        .iter()
+        .filter_map(|b| b.column_by_name(column))
+        .map(|a| a.len() - a.null_count())
+        .sum()
+}
+
+/// The string values of a column across batches.
+pub fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in batches {
+        if let Some(a) = b.column_by_name(column) {
+            if let Some(s) = a.as_string_opt::<i32>() {
+                for i in 0..s.len() {
+                    if s.is_valid(i) {
+                        out.push(s.value(i).to_string());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
