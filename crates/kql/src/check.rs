@@ -198,10 +198,30 @@ fn default_name(e: &Expr) -> Option<String> {
             }
             _ => None,
         },
+        // `round(Rate = x * 100)`: a named first argument names the result.
+        Expr::Call(c) if matches!(c.args.first(), Some(Expr::NamedArg { .. })) => {
+            match c.args.first() {
+                Some(Expr::NamedArg { name, .. }) => Some(name.name.clone()),
+                _ => None,
+            }
+        }
         Expr::Call(c) if NAME_PRESERVING.contains(&c.name.name.as_str()) => {
             // trim(chars, x) names after its second argument.
             let arg = if c.name.name == "trim" { c.args.get(1) } else { c.args.first() };
             arg.and_then(default_name)
+        }
+        // Other calls with exactly one column argument are named after it
+        // (`format_datetime(Timestamp, 'y-M-d')` → `Timestamp`).
+        Expr::Call(c) if catalog::lookup(&c.name.name).is_some_and(|i| i.kind == Kind::Scalar) => {
+            let mut names = c
+                .args
+                .iter()
+                .filter(|a| matches!(a, Expr::Ident(_) | Expr::Member { .. } | Expr::Index { .. }))
+                .filter_map(default_name);
+            match (names.next(), names.next()) {
+                (Some(n), None) => Some(n),
+                _ => None,
+            }
         }
         _ => None,
     }
@@ -324,7 +344,7 @@ impl Checker<'_> {
                 let b = match value {
                     LetValue::Tabular(t) => Binding::Tabular(self.tabular(t, None)),
                     LetValue::Function(f) => {
-                        self.function_body(f);
+                        self.function_body(f, Vec::new());
                         Binding::Function(Rc::new(f.clone()))
                     }
                     LetValue::Expr(e) => self.let_expr(e),
@@ -355,7 +375,7 @@ impl Checker<'_> {
         match e {
             Expr::Ident(id) => match self.lookup(&id.name).cloned() {
                 Some(Binding::Function(f)) if f.params.iter().all(|p| p.default.is_some()) => {
-                    self.call_function(&f, &[], id.span)
+                    self.call_function(&f, Vec::new(), id.span)
                 }
                 Some(b) => b,
                 None => Binding::Tabular(self.table(id)),
@@ -366,7 +386,8 @@ impl Checker<'_> {
             Expr::Call(c) => match self.lookup(&c.name.name).cloned() {
                 Some(Binding::Function(f)) => {
                     self.call_args_check(&f, c);
-                    self.call_function(&f, &c.args, c.span)
+                    let overrides = self.function_args(&f, &c.args, 0, &Schema::default());
+                    self.call_function(&f, overrides, c.span)
                 }
                 _ => Binding::Scalar(self.expr(e, &Schema::default())),
             },
@@ -412,7 +433,7 @@ impl Checker<'_> {
     }
 
     /// Checks a function body with its parameters bound; reports problems once, at definition.
-    fn function_body(&mut self, f: &FunctionDef) -> Binding {
+    fn function_body(&mut self, f: &FunctionDef, overrides: Vec<(String, Schema)>) -> Binding {
         if !self.enter(f.span) {
             return Binding::Tabular(Schema::open());
         }
@@ -432,6 +453,10 @@ impl Checker<'_> {
             };
             scope.insert(p.name.name.clone(), b);
         }
+        // Actual tabular arguments replace the declared parameter schemas.
+        for (name, schema) in overrides {
+            scope.insert(name, Binding::Tabular(schema));
+        }
         self.scopes.push(scope);
         let mut result = Binding::Scalar(None);
         for s in &f.body {
@@ -448,11 +473,16 @@ impl Checker<'_> {
     }
 
     /// Result of calling a user function: re-derived from its body (cheap; bodies are small).
-    fn call_function(&mut self, f: &Rc<FunctionDef>, _args: &[Expr], span: Span) -> Binding {
+    fn call_function(
+        &mut self,
+        f: &Rc<FunctionDef>,
+        overrides: Vec<(String, Schema)>,
+        span: Span,
+    ) -> Binding {
         // Diagnostics inside the body were reported at the definition; silence repeats.
         let before = self.diags.len();
         let r = if self.enter(span) {
-            let r = self.function_body(f);
+            let r = self.function_body(f, overrides);
             self.leave();
             r
         } else {
@@ -460,6 +490,44 @@ impl Checker<'_> {
         };
         self.diags.truncate(before);
         r
+    }
+
+    /// Checks a user function's arguments; tabular ones are resolved as tables and returned
+    /// as parameter overrides.
+    fn function_args(
+        &mut self,
+        f: &FunctionDef,
+        args: &[Expr],
+        offset: usize,
+        row: &Schema,
+    ) -> Vec<(String, Schema)> {
+        let mut overrides = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            let (param, value) = match a {
+                Expr::NamedArg { name, value, .. } => {
+                    (f.params.iter().find(|p| p.name.name == name.name), value.as_ref())
+                }
+                other => (f.params.get(i + offset), other),
+            };
+            match param {
+                Some(p) if matches!(p.ty, ParamType::Tabular { .. }) => {
+                    let schema = match value {
+                        Expr::Tabular(t) => self.tabular(t, None),
+                        Expr::Ident(id) => self.table(id),
+                        Expr::Call(c) => self.tabular_call(c, None),
+                        other => {
+                            self.expr(other, row);
+                            Schema::open()
+                        }
+                    };
+                    overrides.push((p.name.name.clone(), schema));
+                }
+                _ => {
+                    self.arg(value, row);
+                }
+            }
+        }
+        overrides
     }
 
     fn call_args_check(&mut self, f: &FunctionDef, c: &Call) {
@@ -515,7 +583,7 @@ impl Checker<'_> {
                         format!("function '{}' needs {required} arguments", id.name),
                     ));
                 }
-                return match self.call_function(&f, &[], id.span) {
+                return match self.call_function(&f, Vec::new(), id.span) {
                     Binding::Tabular(s) => s,
                     _ => Schema::open(),
                 };
@@ -624,10 +692,19 @@ impl Checker<'_> {
                     } else {
                         self.call_args_check(&f, c);
                     }
-                    for a in args.drain(..) {
-                        self.expr(a, &Schema::default());
-                    }
-                    match self.call_function(&f, &c.args, c.span) {
+                    args.clear();
+                    let mut overrides = Vec::new();
+                    let offset = match input {
+                        Some(schema) => {
+                            if let Some(p) = f.params.first() {
+                                overrides.push((p.name.name.clone(), schema.clone()));
+                            }
+                            1
+                        }
+                        None => 0,
+                    };
+                    overrides.extend(self.function_args(&f, &c.args, offset, &Schema::default()));
+                    match self.call_function(&f, overrides, c.span) {
                         Binding::Tabular(s) => s,
                         _ => Schema::open(),
                     }
@@ -807,10 +884,8 @@ impl Checker<'_> {
             match b {
                 Binding::Function(f) => {
                     self.call_args_check(&f, c);
-                    for a in &c.args {
-                        self.expr(a, row);
-                    }
-                    return match self.call_function(&f, &c.args, c.span) {
+                    let overrides = self.function_args(&f, &c.args, 0, row);
+                    return match self.call_function(&f, overrides, c.span) {
                         Binding::Scalar(t) => t,
                         _ => None,
                     };
@@ -1517,11 +1592,13 @@ impl Checker<'_> {
                 }
             }
             Operator::ExternalData { columns, .. } => {
+                // The schema is declared inline, so the query is schema-valid; running it is
+                // what Bulwark cannot do (no network at run time): a warning for the planner.
                 self.error(
-                    Diagnostic::error(
+                    Diagnostic::warning(
                         codes::UNSUPPORTED,
                         op.span(),
-                        "externaldata reads remote storage and is not supported",
+                        "externaldata reads remote storage, which Bulwark does not execute",
                     )
                     .with_help("load the data into a local table instead"),
                 );
