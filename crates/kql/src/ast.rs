@@ -771,8 +771,9 @@ pub enum UnaryOp {
     Plus,
 }
 
-/// A literal value.
-#[derive(Debug, Clone, PartialEq)]
+/// A literal value. Equality is structural: reals compare by bit pattern, so `real(nan)`
+/// equals itself and trees stay comparable.
+#[derive(Debug, Clone)]
 pub enum Literal {
     /// `true`/`false`, `bool(x)`.
     Bool(bool),
@@ -796,6 +797,24 @@ pub enum Literal {
     Dynamic(serde_json::Value),
     /// Typed null: `int(null)`, `string(null)`…
     Null(KustoType),
+}
+
+impl PartialEq for Literal {
+    fn eq(&self, other: &Literal) -> bool {
+        use Literal::*;
+        match (self, other) {
+            (Bool(a), Bool(b)) => a == b,
+            (Long(a), Long(b)) | (Int(a), Int(b)) | (TimeSpan(a), TimeSpan(b)) => a == b,
+            (Real(a), Real(b)) => a.to_bits() == b.to_bits(),
+            (Decimal(a), Decimal(b))
+            | (String(a), String(b))
+            | (DateTime(a), DateTime(b))
+            | (Guid(a), Guid(b)) => a == b,
+            (Dynamic(a), Dynamic(b)) => a == b,
+            (Null(a), Null(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 /// A scalar expression.

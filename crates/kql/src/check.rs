@@ -1205,7 +1205,10 @@ impl Checker<'_> {
             }
             Operator::Project { columns, .. } => {
                 let cols = self.named_columns(columns, &row, &mut counter);
-                let mut out = Schema { table: row.table.clone(), ..Schema::default() };
+                let mut out = Schema {
+                    table: Some(format!("the output of '{}'", op.keyword())),
+                    ..Schema::default()
+                };
                 for c in cols {
                     out.set(c.name, c.ty);
                 }
@@ -1261,7 +1264,10 @@ impl Checker<'_> {
             Operator::Summarize { aggregates, by, .. } => {
                 let keys = self.named_columns(by, &row, &mut counter);
                 let aggs = self.aggregate_columns(aggregates, &row, &mut counter);
-                let mut out = Schema { table: row.table.clone(), ..Schema::default() };
+                let mut out = Schema {
+                    table: Some(format!("the output of '{}'", op.keyword())),
+                    ..Schema::default()
+                };
                 for c in keys {
                     out.set(c.name, c.ty);
                 }
@@ -1322,7 +1328,10 @@ impl Checker<'_> {
                     return row;
                 }
                 let cols = self.named_columns(columns, &row, &mut counter);
-                let mut out = Schema { table: row.table.clone(), ..Schema::default() };
+                let mut out = Schema {
+                    table: Some(format!("the output of '{}'", op.keyword())),
+                    ..Schema::default()
+                };
                 for c in cols {
                     out.set(c.name, c.ty);
                 }
@@ -1461,7 +1470,10 @@ impl Checker<'_> {
                     }
                 }
                 let agg_cols = self.aggregate_columns(&aggs, &row, &mut counter);
-                let mut out = Schema { table: row.table.clone(), ..Schema::default() };
+                let mut out = Schema {
+                    table: Some(format!("the output of '{}'", op.keyword())),
+                    ..Schema::default()
+                };
                 for c in keys {
                     out.set(c.name, c.ty);
                 }

@@ -744,8 +744,11 @@ fn expr(out: &mut String, e: &Expr, top: bool) {
         }
         Expr::Unary { op, expr: inner, .. } => {
             out.push(if *op == UnaryOp::Neg { '-' } else { '+' });
-            // A space keeps `- -1` from lexing differently.
-            if prec(inner) < 7 {
+            if prec(inner) == 6 {
+                // Nested signs print as `- -x`: parentheses would add nesting depth.
+                out.push(' ');
+                expr(out, inner, false);
+            } else if prec(inner) < 6 {
                 out.push('(');
                 expr(out, inner, false);
                 out.push(')');

@@ -164,14 +164,14 @@ impl Lexer<'_, '_> {
             self.pos += 1;
         }
         let text = self.src[start..self.pos].to_string();
-        let is_datetime = text == "datetime";
+        let is_datetime = matches!(text.as_str(), "datetime" | "guid");
         self.push(TokenKind::Ident(text), start);
         if is_datetime {
             self.datetime_body();
         }
     }
 
-    /// `datetime(2018-06-09T02:23:26.68Z)`: the unquoted body is not made of KQL tokens, so it
+    /// `datetime(2018-06-09T02:23:26.68Z)`, `guid(74be27de-…)`: the unquoted body is not made of KQL tokens, so it
     /// becomes one string token between the parentheses.
     fn datetime_body(&mut self) {
         let rest = &self.src[self.pos..];

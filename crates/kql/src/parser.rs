@@ -1783,7 +1783,9 @@ impl<'a> Parser<'a> {
                 self.bump();
                 let (text, inner) = self.raw_parens()?;
                 match inner.as_slice() {
-                    [Token { kind: TokenKind::Ident(n), .. }] if n == "null" => {
+                    [Token { kind: TokenKind::Ident(n) | TokenKind::Str(n), .. }]
+                        if n == "null" =>
+                    {
                         Literal::Null(KustoType::Guid)
                     }
                     [Token { kind: TokenKind::Str(s), .. }] => Literal::Guid(s.clone()),
