@@ -904,10 +904,11 @@ impl Checker<'_> {
         }
         match name {
             "typeof" => {
-                if let [Expr::Ident(t)] = c.args.as_slice() {
-                    if KustoType::parse(&t.name).is_some() && row.get(&t.name).is_none() {
-                        return Some(KustoType::String);
-                    }
+                if let [Expr::Ident(t)] = c.args.as_slice()
+                    && KustoType::parse(&t.name).is_some()
+                    && row.get(&t.name).is_none()
+                {
+                    return Some(KustoType::String);
                 }
             }
             "column_ifexists" | "columnifexists" => {
@@ -1017,14 +1018,13 @@ impl Checker<'_> {
                 }
                 continue;
             }
-            if item.names.is_empty() {
-                if let Expr::Call(c) = &item.expr {
-                    if MULTI_COLUMN.contains(&c.name.name.as_str()) {
-                        *counter += 1;
-                        out.push(Column { name: String::new(), ty: None });
-                        continue;
-                    }
-                }
+            if item.names.is_empty()
+                && let Expr::Call(c) = &item.expr
+                && MULTI_COLUMN.contains(&c.name.name.as_str())
+            {
+                *counter += 1;
+                out.push(Column { name: String::new(), ty: None });
+                continue;
             }
             let name = match item.names.first() {
                 Some(n) => n.name.clone(),
@@ -1050,12 +1050,12 @@ impl Checker<'_> {
             let ty = self.expr(&item.expr, row);
             if let Some(n) = item.names.first().filter(|_| item.names.len() == 1) {
                 // arg_max(X, *) with an explicit name still expands; name applies to X.
-                if let Expr::Call(c) = &item.expr {
-                    if let Some(extra) = self.arg_expansion(c, row) {
-                        out.push(Column { name: n.name.clone(), ty });
-                        out.extend(extra.into_iter().skip(1));
-                        continue;
-                    }
+                if let Expr::Call(c) = &item.expr
+                    && let Some(extra) = self.arg_expansion(c, row)
+                {
+                    out.push(Column { name: n.name.clone(), ty });
+                    out.extend(extra.into_iter().skip(1));
+                    continue;
                 }
                 out.push(Column { name: n.name.clone(), ty });
                 continue;
@@ -1205,10 +1205,8 @@ impl Checker<'_> {
             }
             Operator::Project { columns, .. } => {
                 let cols = self.named_columns(columns, &row, &mut counter);
-                let mut out = Schema {
-                    table: Some(format!("the output of '{}'", op.keyword())),
-                    ..Schema::default()
-                };
+                // A projection still names columns of its source table.
+                let mut out = Schema { table: row.table.clone(), ..Schema::default() };
                 for c in cols {
                     out.set(c.name, c.ty);
                 }
@@ -1404,10 +1402,10 @@ impl Checker<'_> {
                     parts.push(s);
                 }
                 let mut out = Schema::default();
-                if let Some(p) = params.iter().find(|p| p.name.name == "withsource") {
-                    if let Expr::Ident(id) = &p.value {
-                        out.set(id.name.clone(), Some(KustoType::String));
-                    }
+                if let Some(p) = params.iter().find(|p| p.name.name == "withsource")
+                    && let Expr::Ident(id) = &p.value
+                {
+                    out.set(id.name.clone(), Some(KustoType::String));
                 }
                 for s in parts {
                     out.open |= s.open;
@@ -1503,10 +1501,10 @@ impl Checker<'_> {
                 for a in &call.args {
                     self.arg(a, &row);
                 }
-                if name == "bag_unpack" {
-                    if let Some(Expr::Ident(col)) = call.args.first() {
-                        row.columns.retain(|c| c.name != col.name);
-                    }
+                if name == "bag_unpack"
+                    && let Some(Expr::Ident(col)) = call.args.first()
+                {
+                    row.columns.retain(|c| c.name != col.name);
                 }
                 row.open = true;
                 row
@@ -1666,10 +1664,10 @@ impl Checker<'_> {
                 None => row.open = true,
             }
         }
-        if let Some(p) = params.iter().find(|p| p.name.name == "with_itemindex") {
-            if let Expr::Ident(id) = &p.value {
-                row.set(id.name.clone(), Some(KustoType::Long));
-            }
+        if let Some(p) = params.iter().find(|p| p.name.name == "with_itemindex")
+            && let Expr::Ident(id) = &p.value
+        {
+            row.set(id.name.clone(), Some(KustoType::Long));
         }
     }
 }

@@ -19,7 +19,7 @@ pub fn format(query: &Query) -> String {
 /// Formats one scalar expression.
 pub fn format_expr(e: &Expr) -> String {
     let mut out = String::new();
-    expr(&mut out, e, true);
+    expr(&mut out, e);
     out
 }
 
@@ -50,7 +50,7 @@ fn statement(out: &mut String, s: &Statement, top: bool) {
         Statement::Let { name, value, .. } => {
             let _ = write!(out, "let {} = ", ident(&name.name));
             match value {
-                LetValue::Expr(e) => expr(out, e, top),
+                LetValue::Expr(e) => expr(out, e),
                 LetValue::Tabular(t) => tabular(out, t, top),
                 LetValue::Function(f) => {
                     out.push('(');
@@ -74,7 +74,7 @@ fn statement(out: &mut String, s: &Statement, top: bool) {
             let _ = write!(out, "set {}", name.name);
             if let Some(v) = value {
                 out.push_str(" = ");
-                expr(out, v, top);
+                expr(out, v);
             }
         }
         Statement::Query(t) => tabular(out, t, top),
@@ -101,7 +101,7 @@ fn params(out: &mut String, ps: &[Param]) {
         }
         if let Some(d) = &p.default {
             out.push_str(" = ");
-            expr(out, d, false);
+            expr(out, d);
         }
     }
 }
@@ -147,7 +147,7 @@ fn tabular(out: &mut String, t: &TabularExpr, top: bool) {
     match &t.source {
         Source::Name(id) => out.push_str(&name_or_pattern(&id.name)),
         Source::Call(c) => call(out, c),
-        Source::Expr(e) => expr(out, e, false),
+        Source::Expr(e) => expr(out, e),
         Source::Paren(inner) => {
             out.push('(');
             tabular(out, inner, false);
@@ -202,13 +202,13 @@ fn named(out: &mut String, n: &NamedExpr) {
             out.push_str(") = ");
         }
     }
-    expr(out, &n.expr, false);
+    expr(out, &n.expr);
 }
 
 fn op_params(out: &mut String, ps: &[OpParam]) {
     for p in ps {
         let _ = write!(out, "{}=", p.name.name);
-        expr(out, &p.value, false);
+        expr(out, &p.value);
         out.push(' ');
     }
 }
@@ -217,7 +217,7 @@ fn paren_params(out: &mut String, ps: &[OpParam]) {
     out.push('(');
     list(out, ps, |o, p| {
         let _ = write!(o, "{}=", p.name.name);
-        expr(o, &p.value, false);
+        expr(o, &p.value);
     });
     out.push(')');
 }
@@ -231,7 +231,7 @@ fn sort_order(o: Option<SortOrder>) -> &'static str {
 }
 
 fn sort_key(out: &mut String, k: &SortKey) {
-    expr(out, &k.expr, false);
+    expr(out, &k.expr);
     out.push_str(sort_order(k.order));
     match k.nulls {
         Some(NullsOrder::First) => out.push_str(" nulls first"),
@@ -250,7 +250,7 @@ fn join_on(out: &mut String, on: &[JoinOn]) {
         JoinOn::Equal { left, right } => {
             let _ = write!(o, "$left.{} == $right.{}", ident(&left.name), ident(&right.name));
         }
-        JoinOn::Expr(e) => expr(o, e, false),
+        JoinOn::Expr(e) => expr(o, e),
     });
 }
 
@@ -265,7 +265,7 @@ fn mv_columns(out: &mut String, cols: &[MvExpandColumn]) {
         if let Some(n) = &c.name {
             let _ = write!(o, "{} = ", ident(&n.name));
         }
-        expr(o, &c.expr, false);
+        expr(o, &c.expr);
         if let Some(t) = c.to_type {
             let _ = write!(o, " to typeof({})", t.name());
         }
@@ -277,7 +277,7 @@ fn operator(out: &mut String, op: &Operator) {
     match op {
         Operator::Where { predicate, .. } => {
             out.push(' ');
-            expr(out, predicate, false);
+            expr(out, predicate);
         }
         Operator::Project { columns, .. }
         | Operator::Extend { columns, .. }
@@ -324,11 +324,11 @@ fn operator(out: &mut String, op: &Operator) {
         }
         Operator::Take { count, .. } | Operator::Sample { count, .. } => {
             out.push(' ');
-            expr(out, count, false);
+            expr(out, count);
         }
         Operator::Top { count, by, .. } => {
             out.push(' ');
-            expr(out, count, false);
+            expr(out, count);
             out.push_str(" by ");
             sort_key(out, by);
         }
@@ -339,13 +339,13 @@ fn operator(out: &mut String, op: &Operator) {
                 }
                 if let Some(c) = &l.count {
                     out.push(' ');
-                    expr(out, c, false);
+                    expr(out, c);
                 }
                 out.push_str(" of ");
                 named(out, &l.of);
                 if let Some(o) = &l.others {
                     out.push_str(" with others = ");
-                    expr(out, o, false);
+                    expr(out, o);
                 }
                 out.push_str(" by ");
                 named(out, &l.by);
@@ -385,7 +385,7 @@ fn operator(out: &mut String, op: &Operator) {
             mv_columns(out, columns);
             if let Some(l) = limit {
                 out.push_str(" limit ");
-                expr(out, l, false);
+                expr(out, l);
             }
         }
         Operator::MvApply { params, columns, subquery, .. } => {
@@ -399,7 +399,7 @@ fn operator(out: &mut String, op: &Operator) {
         Operator::Parse { params, source, pattern, .. } => {
             out.push(' ');
             op_params(out, params);
-            expr(out, source, false);
+            expr(out, source);
             out.push_str(" with");
             for p in pattern {
                 out.push(' ');
@@ -417,7 +417,7 @@ fn operator(out: &mut String, op: &Operator) {
         }
         Operator::ParseKv { source, columns, with, .. } => {
             out.push(' ');
-            expr(out, source, false);
+            expr(out, source);
             out.push_str(" as (");
             out.push_str(&columns.iter().map(column_decl).collect::<Vec<_>>().join(", "));
             out.push(')');
@@ -433,21 +433,21 @@ fn operator(out: &mut String, op: &Operator) {
                 named(o, n);
                 if let Some(d) = d {
                     o.push_str(" default = ");
-                    expr(o, d, false);
+                    expr(o, d);
                 }
             });
             out.push_str(" on ");
-            expr(out, on, false);
+            expr(out, on);
             if let Some(f) = from {
                 out.push_str(" from ");
-                expr(out, f, false);
+                expr(out, f);
             }
             if let Some(t) = to {
                 out.push_str(" to ");
-                expr(out, t, false);
+                expr(out, t);
             }
             out.push_str(" step ");
-            expr(out, step, false);
+            expr(out, step);
             if !by.is_empty() {
                 out.push_str(" by ");
                 list(out, by, named);
@@ -471,7 +471,7 @@ fn operator(out: &mut String, op: &Operator) {
                 list(out, tables, |o, t| o.push_str(&name_or_pattern(&t.name)));
                 out.push_str(") ");
             }
-            expr(out, predicate, false);
+            expr(out, predicate);
         }
         Operator::Find { tables, predicate, project, .. } => {
             if !tables.is_empty() {
@@ -480,7 +480,7 @@ fn operator(out: &mut String, op: &Operator) {
                 out.push(')');
             }
             out.push_str(" where ");
-            expr(out, predicate, false);
+            expr(out, predicate);
             if !project.is_empty() {
                 out.push_str(" project ");
                 list(out, project, |o, t| o.push_str(&name_or_pattern(&t.name)));
@@ -500,17 +500,17 @@ fn operator(out: &mut String, op: &Operator) {
         Operator::GetSchema { .. } => {}
         Operator::SampleDistinct { count, of, .. } => {
             out.push(' ');
-            expr(out, count, false);
+            expr(out, count);
             out.push_str(" of ");
-            expr(out, of, false);
+            expr(out, of);
         }
         Operator::Range { column, from, to, step, .. } => {
             let _ = write!(out, " {} from ", ident(&column.name));
-            expr(out, from, false);
+            expr(out, from);
             out.push_str(" to ");
-            expr(out, to, false);
+            expr(out, to);
             out.push_str(" step ");
-            expr(out, step, false);
+            expr(out, step);
         }
         Operator::Datatable { columns, values, .. } => {
             let _ = write!(
@@ -518,7 +518,7 @@ fn operator(out: &mut String, op: &Operator) {
                 "({}) [",
                 columns.iter().map(column_decl).collect::<Vec<_>>().join(", ")
             );
-            list(out, values, |o, v| expr(o, v, false));
+            list(out, values, expr);
             out.push(']');
         }
         Operator::ExternalData { columns, uris, with, .. } => {
@@ -527,7 +527,7 @@ fn operator(out: &mut String, op: &Operator) {
                 "({}) [",
                 columns.iter().map(column_decl).collect::<Vec<_>>().join(", ")
             );
-            list(out, uris, |o, v| expr(o, v, false));
+            list(out, uris, expr);
             out.push(']');
             if !with.is_empty() {
                 out.push_str(" with ");
@@ -564,7 +564,7 @@ fn call(out: &mut String, c: &Call) {
     let name = c.name.name.split('.').map(ident).collect::<Vec<_>>().join(".");
     out.push_str(&name);
     out.push('(');
-    list(out, &c.args, |o, a| expr(o, a, false));
+    list(out, &c.args, expr);
     out.push(')');
 }
 
@@ -590,10 +590,10 @@ fn prec(e: &Expr) -> u8 {
 fn sub(out: &mut String, e: &Expr, min: u8) {
     if prec(e) < min {
         out.push('(');
-        expr(out, e, false);
+        expr(out, e);
         out.push(')');
     } else {
-        expr(out, e, false);
+        expr(out, e);
     }
 }
 
@@ -719,7 +719,7 @@ fn dynamic(out: &mut String, v: &serde_json::Value) {
     }
 }
 
-fn expr(out: &mut String, e: &Expr, top: bool) {
+fn expr(out: &mut String, e: &Expr) {
     match e {
         Expr::Literal { value, .. } => literal(out, value),
         Expr::Ident(id) => out.push_str(&ident(&id.name)),
@@ -732,7 +732,7 @@ fn expr(out: &mut String, e: &Expr, top: bool) {
         Expr::Index { base, index, .. } => {
             sub(out, base, 7);
             out.push('[');
-            expr(out, index, false);
+            expr(out, index);
             out.push(']');
         }
         Expr::Call(c) => call(out, c),
@@ -747,13 +747,13 @@ fn expr(out: &mut String, e: &Expr, top: bool) {
             if prec(inner) == 6 {
                 // Nested signs print as `- -x`: parentheses would add nesting depth.
                 out.push(' ');
-                expr(out, inner, false);
+                expr(out, inner);
             } else if prec(inner) < 6 {
                 out.push('(');
-                expr(out, inner, false);
+                expr(out, inner);
                 out.push(')');
             } else {
-                expr(out, inner, false);
+                expr(out, inner);
             }
         }
         Expr::List { op, expr: inner, list: items, .. } => {
@@ -767,24 +767,24 @@ fn expr(out: &mut String, e: &Expr, top: bool) {
                 ListOp::HasAll => "has_all",
             };
             let _ = write!(out, " {kw} (");
-            list(out, items, |o, x| expr(o, x, false));
+            list(out, items, expr);
             out.push(')');
         }
         Expr::Between { negated, expr: inner, low, high, .. } => {
             sub(out, inner, 4);
             out.push_str(if *negated { " !between (" } else { " between (" });
-            expr(out, low, false);
+            expr(out, low);
             out.push_str(" .. ");
-            expr(out, high, false);
+            expr(out, high);
             out.push(')');
         }
         Expr::NamedArg { name, value, .. } => {
             let _ = write!(out, "{} = ", ident(&name.name));
-            expr(out, value, false);
+            expr(out, value);
         }
         Expr::Tabular(t) => {
             out.push('(');
-            tabular(out, t, top && false);
+            tabular(out, t, false);
             out.push(')');
         }
         Expr::Error { .. } => out.push_str("__error__"),

@@ -1215,8 +1215,7 @@ impl<'a> Parser<'a> {
     /// Leading `name=value` operator parameters (`kind=`, `hint.*=`, `withsource=` …).
     fn op_params(&mut self) -> Vec<OpParam> {
         let mut out = Vec::new();
-        loop {
-            let Some(first) = self.word() else { break };
+        while let Some(first) = self.word() {
             // Dotted hint names: hint.strategy
             let mut n = 1;
             let mut name = first.to_string();
@@ -1528,17 +1527,17 @@ impl<'a> Parser<'a> {
             self.leave(g);
             let inner = inner?;
             // Fold negative numeric literals so `-5` is a literal, as Kusto treats it.
-            if op == UnaryOp::Neg {
-                if let Expr::Literal { value, .. } = &inner {
-                    let folded = match value {
-                        Literal::Long(v) => v.checked_neg().map(Literal::Long),
-                        Literal::Real(v) => Some(Literal::Real(-v)),
-                        Literal::TimeSpan(v) => v.checked_neg().map(Literal::TimeSpan),
-                        _ => None,
-                    };
-                    if let Some(value) = folded {
-                        return Ok(Expr::Literal { value, span: self.since(start) });
-                    }
+            if op == UnaryOp::Neg
+                && let Expr::Literal { value, .. } = &inner
+            {
+                let folded = match value {
+                    Literal::Long(v) => v.checked_neg().map(Literal::Long),
+                    Literal::Real(v) => Some(Literal::Real(-v)),
+                    Literal::TimeSpan(v) => v.checked_neg().map(Literal::TimeSpan),
+                    _ => None,
+                };
+                if let Some(value) = folded {
+                    return Ok(Expr::Literal { value, span: self.since(start) });
                 }
             }
             return Ok(Expr::Unary { op, expr: Box::new(inner), span: self.since(start) });
@@ -1969,9 +1968,8 @@ fn split_join_condition(e: Expr) -> Vec<JoinOn> {
         }
         Expr::Ident(id) => vec![JoinOn::Column(id)],
         Expr::Binary { op: BinOp::Eq, lhs, rhs, span } => {
-            match (side_column(&lhs, "$left"), side_column(&rhs, "$right")) {
-                (Some(l), Some(r)) => return vec![JoinOn::Equal { left: l, right: r }],
-                _ => {}
+            if let (Some(l), Some(r)) = (side_column(&lhs, "$left"), side_column(&rhs, "$right")) {
+                return vec![JoinOn::Equal { left: l, right: r }];
             }
             match (side_column(&lhs, "$right"), side_column(&rhs, "$left")) {
                 (Some(r), Some(l)) => vec![JoinOn::Equal { left: l, right: r }],
@@ -2001,13 +1999,13 @@ fn parse_timespan_text(text: &str) -> Option<i64> {
     };
     // A number with unit, e.g. `time(2h)` already lexed; here `1.5 h`-like text is rare.
     let digits_end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    if digits_end > 0 && digits_end < t.len() {
-        if let (Ok(v), Some(m)) =
+    if digits_end > 0
+        && digits_end < t.len()
+        && let (Ok(v), Some(m)) =
             (t[..digits_end].parse::<f64>(), timespan_unit(t[digits_end..].trim()))
-        {
-            let n = v * m as f64;
-            return n.is_finite().then_some(if neg { -n } else { n } as i64);
-        }
+    {
+        let n = v * m as f64;
+        return n.is_finite().then_some(if neg { -n } else { n } as i64);
     }
     let parts: Vec<&str> = t.split(':').collect();
     if parts.len() < 2 || parts.len() > 3 {

@@ -77,8 +77,9 @@ mod tests {
         let s = "ab\ncdé\nx";
         assert_eq!(line_col(s, 0), (1, 1));
         assert_eq!(line_col(s, 4), (2, 2));
-        assert_eq!(line_col(s, 8), (2, 4));
-        assert_eq!(line_col(s, 9), (3, 1));
+        assert_eq!(line_col(s, 6), (2, 3), "inside 'é' clamps to its start");
+        assert_eq!(line_col(s, 7), (2, 4));
+        assert_eq!(line_col(s, 8), (3, 1));
         assert_eq!(line_col(s, 999), (3, 2));
     }
 

@@ -115,14 +115,14 @@ fn seeds() -> Vec<String> {
             }
         }
     }
-    if let Some(path) = bulwark_testutil::shared_path("kql/sentinel_queries.jsonl") {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            for line in text.lines() {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-                    if let Some(q) = v.get("query").and_then(|q| q.as_str()) {
-                        out.push(q.to_string());
-                    }
-                }
+    if let Some(path) = bulwark_testutil::shared_path("kql/sentinel_queries.jsonl")
+        && let Ok(text) = std::fs::read_to_string(path)
+    {
+        for line in text.lines() {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
+                && let Some(q) = v.get("query").and_then(|q| q.as_str())
+            {
+                out.push(q.to_string());
             }
         }
     }
