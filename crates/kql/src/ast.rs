@@ -5,6 +5,10 @@
 use crate::span::Span;
 use bulwark_model::KustoType;
 
+/// The source name of pipelines that start without a table (`mv-apply … on (…)`, `fork`,
+/// `facet … with (…)`): they read the enclosing operator's input rows.
+pub const INPUT: &str = "$input";
+
 /// A name as written (brackets and quotes removed).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ident {
@@ -479,7 +483,7 @@ pub enum Operator {
         params: Vec<OpParam>,
         /// Applied columns.
         columns: Vec<MvExpandColumn>,
-        /// The per-row subquery (its source is the expanded rows, written as a bare pipe).
+        /// The per-row subquery (its source is [`INPUT`]: the expanded rows).
         subquery: Box<TabularExpr>,
         /// Span.
         span: Span,
@@ -662,7 +666,7 @@ pub enum Operator {
     },
     /// `fork (ops) (ops)…`: each branch is a pipe without source.
     Fork {
-        /// Branches (their [`Source`] is the input, written `Source::Name("$input")`).
+        /// Branches (their [`Source`] is the input, written `Source::Name(INPUT)`).
         branches: Vec<TabularExpr>,
         /// Span.
         span: Span,

@@ -5,10 +5,10 @@
 //! accepting any column.
 use crate::ast::*;
 use crate::catalog::{self, Kind, Ret};
-use crate::diagnostic::{Diagnostic, codes};
+use crate::diagnostic::{Diagnostic, MAX_DIAGNOSTICS, codes};
 use crate::span::Span;
 use bulwark_model::{KustoType, SchemaRegistry};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 /// A column in a tracked schema; `ty` is `None` when it cannot be known statically.
@@ -104,7 +104,15 @@ impl CheckResult {
 
 /// Checks a parsed query against the registry.
 pub fn check(query: &Query, registry: &SchemaRegistry) -> CheckResult {
-    let mut c = Checker { registry, diags: Vec::new(), scopes: vec![HashMap::new()], depth: 0 };
+    let mut c = Checker {
+        registry,
+        diags: Vec::new(),
+        seen: HashSet::new(),
+        scopes: vec![HashMap::new()],
+        depth: 0,
+        evaluations: 0,
+        table_cache: HashMap::new(),
+    };
     let mut output = None;
     for s in &query.statements {
         if let Some(schema) = c.statement(s) {
@@ -129,9 +137,19 @@ const MAX_CHECK_DEPTH: usize = 48;
 struct Checker<'r> {
     registry: &'r SchemaRegistry,
     diags: Vec<Diagnostic>,
+    /// (start, end, message) of reported diagnostics, for O(1) de-duplication.
+    seen: HashSet<(u32, u32, String)>,
     scopes: Vec<HashMap<String, Binding>>,
     depth: usize,
+    /// Registry tables already converted to schemas.
+    table_cache: HashMap<String, Schema>,
+    /// Function bodies re-derived so far; bounded so that functions calling functions cannot
+    /// make checking exponential.
+    evaluations: usize,
 }
+
+/// Budget of function-body evaluations per query.
+const MAX_FUNCTION_EVALUATIONS: usize = 2_000;
 
 /// Standard columns Log Analytics adds to every table.
 const STANDARD_COLUMNS: &[(&str, KustoType)] = &[
@@ -303,10 +321,16 @@ fn matches_pattern(pattern: &str, name: &str) -> bool {
 
 impl Checker<'_> {
     fn error(&mut self, d: Diagnostic) {
-        let dup =
-            self.diags.iter().any(|e| e.span().same_range(d.span()) && e.message == d.message);
-        if !dup {
+        let key = (d.span().start, d.span().end, d.message.clone());
+        if self.diags.len() < MAX_DIAGNOSTICS && self.seen.insert(key) {
             self.diags.push(d);
+        }
+    }
+
+    /// Drops diagnostics after `len` (used to silence re-checks of function bodies).
+    fn truncate_diags(&mut self, len: usize) {
+        for d in self.diags.drain(len.min(self.diags.len())..) {
+            self.seen.remove(&(d.span().start, d.span().end, d.message));
         }
     }
 
@@ -479,6 +503,17 @@ impl Checker<'_> {
         overrides: Vec<(String, Schema)>,
         span: Span,
     ) -> Binding {
+        self.evaluations += 1;
+        if self.evaluations > MAX_FUNCTION_EVALUATIONS {
+            if self.evaluations == MAX_FUNCTION_EVALUATIONS + 1 {
+                self.error(Diagnostic::warning(
+                    codes::DEPTH,
+                    span,
+                    "too many nested function calls to check fully; later results are unchecked",
+                ));
+            }
+            return Binding::Tabular(Schema::open());
+        }
         // Diagnostics inside the body were reported at the definition; silence repeats.
         let before = self.diags.len();
         let r = if self.enter(span) {
@@ -488,7 +523,7 @@ impl Checker<'_> {
         } else {
             Binding::Tabular(Schema::open())
         };
-        self.diags.truncate(before);
+        self.truncate_diags(before);
         r
     }
 
@@ -612,6 +647,9 @@ impl Checker<'_> {
         }
         match self.registry.get(&id.name) {
             Some(t) if t.name() == id.name => {
+                if let Some(s) = self.table_cache.get(t.name()) {
+                    return s.clone();
+                }
                 let columns: Vec<Column> = t
                     .columns()
                     .iter()
@@ -622,7 +660,10 @@ impl Checker<'_> {
                     .filter(|(n, _)| t.column(n).is_none())
                     .map(|(n, ty)| Column { name: (*n).to_string(), ty: Some(*ty) })
                     .collect();
-                Schema { columns, open: false, table: Some(t.name().to_string()), hidden }
+                let schema =
+                    Schema { columns, open: false, table: Some(t.name().to_string()), hidden };
+                self.table_cache.insert(t.name().to_string(), schema.clone());
+                schema
             }
             Some(t) => {
                 let name = t.name().to_string();
@@ -733,7 +774,7 @@ impl Checker<'_> {
             return Schema::open();
         }
         let mut schema = match &t.source {
-            Source::Name(id) if id.name == "$input" => input.cloned().unwrap_or_else(Schema::open),
+            Source::Name(id) if id.name == INPUT => input.cloned().unwrap_or_else(Schema::open),
             Source::Name(id) => self.table(id),
             Source::Call(c) => self.tabular_call(c, None),
             Source::Expr(e) => {
@@ -1167,7 +1208,7 @@ impl Checker<'_> {
     fn expr_type_quiet(&mut self, e: &Expr, row: &Schema) -> Option<KustoType> {
         let before = self.diags.len();
         let t = self.expr(e, row);
-        self.diags.truncate(before);
+        self.truncate_diags(before);
         t
     }
 
@@ -1397,7 +1438,7 @@ impl Checker<'_> {
                     let s = self.tabular(t, None);
                     if fuzzy {
                         // isfuzzy=true: missing tables are allowed.
-                        self.diags.truncate(before);
+                        self.truncate_diags(before);
                     }
                     parts.push(s);
                 }

@@ -74,6 +74,10 @@ impl Diagnostic {
     }
 }
 
+/// Most diagnostics any one stage (lexer, parser, checker) reports for a query; hostile input
+/// must not turn into unbounded output.
+pub const MAX_DIAGNOSTICS: usize = 200;
+
 /// Diagnostic codes in one place so they stay unique.
 pub mod codes {
     /// Unexpected character or malformed token.

@@ -3,7 +3,7 @@
 //!
 //! Words are all [`TokenKind::Ident`]: KQL keywords are contextual (`where`, `has`, `kind` are
 //! valid column names), so the parser decides by position.
-use crate::diagnostic::{Diagnostic, codes};
+use crate::diagnostic::{Diagnostic, MAX_DIAGNOSTICS, codes};
 use crate::span::Span;
 
 /// What a token is.
@@ -83,7 +83,9 @@ impl Lexer<'_, '_> {
     }
 
     fn error(&mut self, start: usize, msg: impl Into<String>) {
-        self.diags.push(Diagnostic::error(codes::LEX, Span::new(start, self.pos), msg));
+        if self.diags.len() < MAX_DIAGNOSTICS {
+            self.diags.push(Diagnostic::error(codes::LEX, Span::new(start, self.pos), msg));
+        }
         self.push(TokenKind::Error, start);
     }
 

@@ -38,7 +38,7 @@ mod span;
 
 pub use check::{CheckResult, Column, Schema, check};
 pub use corpus::{CorpusFailure, CorpusReport, Stage, check_corpus};
-pub use diagnostic::{Diagnostic, Severity, codes, render};
+pub use diagnostic::{Diagnostic, MAX_DIAGNOSTICS, Severity, codes, render};
 pub use error::{Error, Result};
 pub use format::{format, format_expr, timespan_text};
 pub use parser::{MAX_DEPTH, Parsed, parse, parse_expr};

@@ -2,7 +2,7 @@
 //! error recovery (a bad operator is skipped up to the next `|`, a bad statement up to the next
 //! `;`), a nesting-depth guard and a progress guard in every loop.
 use crate::ast::*;
-use crate::diagnostic::{Diagnostic, codes};
+use crate::diagnostic::{Diagnostic, MAX_DIAGNOSTICS, codes};
 use crate::lexer::{Token, TokenKind, lex, timespan_unit};
 use crate::span::Span;
 use bulwark_model::KustoType;
@@ -71,7 +71,8 @@ struct Parser<'a> {
     depth: usize,
 }
 
-/// Operators that may start a pipeline instead of a table name.
+/// Names accepted as leading `name=value` operator parameters; anything else starts the
+/// operator's body (so `summarize kind = count()` still names a column).
 fn is_param_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     lower.starts_with("hint.")
@@ -132,12 +133,13 @@ impl<'a> Parser<'a> {
         matches!(self.tok().kind, TokenKind::Eof)
     }
 
-    fn bump(&mut self) -> Token {
-        let t = self.tok().clone();
-        if self.pos < self.tokens.len() - 1 {
+    /// Advances past the current token (never past end of input) and returns its span.
+    fn bump(&mut self) -> Span {
+        let span = self.span();
+        if self.pos + 1 < self.tokens.len() {
             self.pos += 1;
         }
-        t
+        span
     }
 
     fn is_punct(&self, p: &str) -> bool {
@@ -208,7 +210,7 @@ impl<'a> Parser<'a> {
     fn report(&mut self, d: Diagnostic) {
         // One error per offset: a cascade at the same place adds nothing.
         let dup = self.diags.iter().rev().take(4).any(|e| e.span().start == d.span().start);
-        if !dup {
+        if !dup && self.diags.len() < MAX_DIAGNOSTICS {
             self.diags.push(d);
         }
     }
@@ -221,11 +223,11 @@ impl<'a> Parser<'a> {
     }
 
     fn expect_punct(&mut self, p: &str) -> PResult<Span> {
-        if self.is_punct(p) { Ok(self.bump().span) } else { self.fail(&format!("'{p}'")) }
+        if self.is_punct(p) { Ok(self.bump()) } else { self.fail(&format!("'{p}'")) }
     }
 
     fn expect_word(&mut self, w: &str) -> PResult<Span> {
-        if self.is_word(w) { Ok(self.bump().span) } else { self.fail(&format!("'{w}'")) }
+        if self.is_word(w) { Ok(self.bump()) } else { self.fail(&format!("'{w}'")) }
     }
 
     fn enter(&mut self) -> PResult<DepthGuard> {
@@ -478,12 +480,13 @@ impl<'a> Parser<'a> {
             TokenKind::Punct("[")
                 if matches!(self.tok_at(1).kind, TokenKind::Str(_)) && self.is_punct_at(2, "]") =>
             {
-                let start = self.bump().span;
-                let name = match self.bump().kind {
-                    TokenKind::Str(s) => s,
+                let start = self.bump();
+                let name = match &self.tok().kind {
+                    TokenKind::Str(s) => s.clone(),
                     _ => String::new(),
                 };
-                let end = self.bump().span;
+                self.bump();
+                let end = self.bump();
                 Ok(Ident::new(name, start.to(end)))
             }
             _ => self.fail("an identifier"),
@@ -661,7 +664,7 @@ impl<'a> Parser<'a> {
         let first = self.operator()?;
         let mut ops = vec![first];
         ops.extend(self.pipe_ops());
-        let src = Source::Name(Ident::new("$input", Span { start: start.start, end: start.start }));
+        let src = Source::Name(Ident::new(INPUT, Span { start: start.start, end: start.start }));
         Ok(TabularExpr { source: src, ops, span: self.since(start) })
     }
 
@@ -1053,9 +1056,8 @@ impl<'a> Parser<'a> {
         }
         self.expect_word("on")?;
         let on = self.postfix_expr()?;
-        let (mut from, mut to, step);
-        from = None;
-        to = None;
+        let (mut from, mut to) = (None, None);
+        let step;
         if self.eat_word("in") {
             // `in range(from, to, step)`
             self.expect_word("range")?;
@@ -1082,7 +1084,7 @@ impl<'a> Parser<'a> {
 
     fn join_right(&mut self) -> PResult<TabularExpr> {
         if self.is_punct("(") {
-            let start = self.bump().span;
+            let start = self.bump();
             let inner = self.tabular()?;
             self.expect_punct(")")?;
             let span = self.since(start);
@@ -1237,7 +1239,7 @@ impl<'a> Parser<'a> {
             let value = match self.word() {
                 Some(w @ ("true" | "false")) => {
                     let value = Literal::Bool(w == "true");
-                    Expr::Literal { value, span: self.bump().span }
+                    Expr::Literal { value, span: self.bump() }
                 }
                 Some(_) => match self.ident() {
                     Ok(id) => Expr::Ident(id),
@@ -1623,7 +1625,7 @@ impl<'a> Parser<'a> {
                 let span = n.span.to(v.span());
                 args.push(Expr::NamedArg { name: n, value: Box::new(v), span });
             } else if self.is_punct("*") && (self.is_punct_at(1, ")") || self.is_punct_at(1, ",")) {
-                args.push(Expr::Star { span: self.bump().span });
+                args.push(Expr::Star { span: self.bump() });
             } else {
                 args.push(self.expr_or_tabular()?);
             }
@@ -1656,7 +1658,7 @@ impl<'a> Parser<'a> {
         }
         let inner: Vec<Token> =
             self.tokens.get(first..self.pos).map(<[Token]>::to_vec).unwrap_or_default();
-        let close = self.bump().span;
+        let close = self.bump();
         let text =
             self.text.get(open.end_usize()..close.start_usize()).unwrap_or("").trim().to_string();
         Ok((text, inner))
@@ -1724,8 +1726,7 @@ impl<'a> Parser<'a> {
 
     /// `datetime(…)`, `dynamic(…)`, `long(null)` … when the call at the cursor is a literal.
     fn typed_literal(&mut self, w: &str) -> PResult<Option<Literal>> {
-        let save = self.pos;
-        let nd = self.diags.len();
+        let lit_start = self.span();
         let lit = match w {
             "datetime" | "date" => {
                 self.bump();
@@ -1759,10 +1760,7 @@ impl<'a> Parser<'a> {
                         None => {
                             let d = Diagnostic::error(
                                 codes::SYNTAX,
-                                self.since(Span {
-                                    start: self.tokens[save].span.start,
-                                    end: self.tokens[save].span.end,
-                                }),
+                                self.since(lit_start),
                                 format!("invalid timespan literal '{text}'"),
                             );
                             self.report(d);
@@ -1848,7 +1846,6 @@ impl<'a> Parser<'a> {
             }
             _ => return Ok(None),
         };
-        let _ = nd;
         Ok(Some(lit))
     }
 

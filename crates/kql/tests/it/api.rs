@@ -279,3 +279,29 @@ fn corpus_api_counts_stages() {
     let json = serde_json::to_value(&report).expect("serialize");
     assert_eq!(json["failures"][1]["stage"], "check");
 }
+
+#[test]
+fn nested_function_calls_stay_cheap_to_check() {
+    // Each function calls the previous one twice: naive re-checking would be 2^40 evaluations.
+    let mut q = String::from("let f0 = () { SigninLogs | take 1 };\n");
+    for i in 1..40 {
+        q.push_str(&format!("let f{i} = () {{ f{p}() | union f{p}() }};\n", p = i - 1));
+    }
+    q.push_str("f39() | project UserPrincipalName");
+    let start = std::time::Instant::now();
+    let r = checked(&q);
+    assert!(r.is_ok(), "{:?}", r.diagnostics);
+    assert!(start.elapsed() < std::time::Duration::from_secs(20), "{:?}", start.elapsed());
+}
+
+#[test]
+fn diagnostics_are_capped_for_hostile_input() {
+    let q = format!(
+        "SigninLogs | project {}",
+        (0..5000).map(|i| format!("c{i}")).collect::<Vec<_>>().join(", ")
+    );
+    let r = checked(&q);
+    assert_eq!(r.diagnostics.len(), bulwark_kql::MAX_DIAGNOSTICS);
+    let p = parse(&"¤".repeat(10_000));
+    assert_eq!(p.diagnostics.len(), bulwark_kql::MAX_DIAGNOSTICS);
+}
