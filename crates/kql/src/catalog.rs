@@ -1,6 +1,8 @@
 //! The builtin function catalogue: names, arity and return-type rules of the common KQL scalar,
 //! aggregate and window functions, used by the checker (and by the planner to know what exists).
 use bulwark_model::KustoType;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// How a function's result type follows from its arguments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -417,7 +419,18 @@ pub static FUNCTIONS: &[FunctionInfo] = &[
 
 /// Looks a function up by its exact (case-sensitive) name.
 pub fn lookup(name: &str) -> Option<&'static FunctionInfo> {
-    FUNCTIONS.iter().find(|f| f.name == name)
+    static INDEX: OnceLock<HashMap<&'static str, &'static FunctionInfo>> = OnceLock::new();
+    INDEX
+        .get_or_init(|| {
+            let mut map = HashMap::with_capacity(FUNCTIONS.len());
+            for f in FUNCTIONS {
+                // First definition wins, as in a linear scan.
+                map.entry(f.name).or_insert(f);
+            }
+            map
+        })
+        .get(name)
+        .copied()
 }
 
 /// The closest catalogued name to a misspelt one.
