@@ -841,6 +841,19 @@ impl Checker<'_> {
 
     fn expr_inner(&mut self, e: &Expr, row: &Schema) -> Option<KustoType> {
         match e {
+            Expr::Literal { value: Literal::DateTime(text), span } => {
+                if crate::time::datetime_nanos(text).is_none() {
+                    self.error(
+                        Diagnostic::warning(
+                            codes::TYPE,
+                            *span,
+                            format!("datetime literal '{text}' is not in a recognised format"),
+                        )
+                        .with_help("use ISO 8601, e.g. datetime(2024-01-31T12:00:00Z)"),
+                    );
+                }
+                Some(KustoType::DateTime)
+            }
             Expr::Literal { value, .. } => lit_type(value),
             Expr::Ident(id) => self.column_ref(id, row),
             Expr::Star { .. } | Expr::Error { .. } => None,

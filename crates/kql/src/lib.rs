@@ -35,6 +35,7 @@ mod format;
 pub mod lexer;
 mod parser;
 mod span;
+pub mod time;
 
 pub use check::{CheckResult, Column, Schema, check};
 pub use corpus::{CorpusFailure, CorpusReport, Stage, check_corpus};

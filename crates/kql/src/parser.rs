@@ -3,7 +3,7 @@
 //! `;`), a nesting-depth guard and a progress guard in every loop.
 use crate::ast::*;
 use crate::diagnostic::{Diagnostic, MAX_DIAGNOSTICS, codes};
-use crate::lexer::{Token, TokenKind, lex, timespan_unit};
+use crate::lexer::{Token, TokenKind, lex};
 use crate::span::Span;
 use bulwark_model::KustoType;
 
@@ -1755,7 +1755,7 @@ impl<'a> Parser<'a> {
                     [Token { kind: TokenKind::Ident(n), .. }] if n == "null" => {
                         Literal::Null(KustoType::TimeSpan)
                     }
-                    _ => match parse_timespan_text(&text) {
+                    _ => match crate::time::timespan_nanos(&text) {
                         Some(v) => Literal::TimeSpan(v),
                         None => {
                             let d = Diagnostic::error(
@@ -1987,41 +1987,6 @@ fn side_column(e: &Expr, side: &str) -> Option<Ident> {
     }
 }
 
-/// Parses `[-][d.]hh:mm[:ss[.fffffff]]` timespan text.
-fn parse_timespan_text(text: &str) -> Option<i64> {
-    let t = text.trim();
-    let (neg, t) = match t.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, t),
-    };
-    // A number with unit, e.g. `time(2h)` already lexed; here `1.5 h`-like text is rare.
-    let digits_end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    if digits_end > 0
-        && digits_end < t.len()
-        && let (Ok(v), Some(m)) =
-            (t[..digits_end].parse::<f64>(), timespan_unit(t[digits_end..].trim()))
-    {
-        let n = v * m as f64;
-        return n.is_finite().then_some(if neg { -n } else { n } as i64);
-    }
-    let parts: Vec<&str> = t.split(':').collect();
-    if parts.len() < 2 || parts.len() > 3 {
-        return None;
-    }
-    let (days, hours) = match parts[0].split_once('.') {
-        Some((d, h)) => (d.parse::<i64>().ok()?, h.parse::<i64>().ok()?),
-        None => (0, parts[0].parse::<i64>().ok()?),
-    };
-    let minutes = parts[1].parse::<i64>().ok()?;
-    let seconds = match parts.get(2) {
-        Some(s) => s.parse::<f64>().ok()?,
-        None => 0.0,
-    };
-    let total = (days * 86_400 + hours * 3_600 + minutes * 60) as f64 * 1e9 + seconds * 1e9;
-    let total = if neg { -total } else { total };
-    (total.is_finite() && total.abs() < 9.2e18).then_some(total as i64)
-}
-
 fn set_span(op: Operator, span: Span) -> Operator {
     let mut op = op;
     match &mut op {
@@ -2073,13 +2038,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timespan_text_forms() {
-        assert_eq!(
-            parse_timespan_text("1.02:03:04"),
-            Some(((86_400 + 7_384) as i64) * 1_000_000_000)
-        );
-        assert_eq!(parse_timespan_text("00:30"), Some(1_800_000_000_000));
-        assert_eq!(parse_timespan_text("-0:0:1.5"), Some(-1_500_000_000));
-        assert_eq!(parse_timespan_text("nonsense"), None);
+    fn parses_expressions_with_recovery() {
+        let p = parse_expr("a + (b");
+        assert!(p.syntax.is_none());
+        assert_eq!(p.diagnostics[0].code, codes::SYNTAX);
+        assert!(parse_expr("a + b * 2").syntax.is_some());
     }
 }
