@@ -112,6 +112,7 @@ pub fn check(query: &Query, registry: &SchemaRegistry) -> CheckResult {
         depth: 0,
         evaluations: 0,
         table_cache: HashMap::new(),
+        aggregates_allowed: false,
     };
     let mut output = None;
     for s in &query.statements {
@@ -141,6 +142,8 @@ struct Checker<'r> {
     seen: HashSet<(u32, u32, String)>,
     scopes: Vec<HashMap<String, Binding>>,
     depth: usize,
+    /// Whether aggregation functions are allowed in the expression being checked.
+    aggregates_allowed: bool,
     /// Registry tables already converted to schemas.
     table_cache: HashMap<String, Schema>,
     /// Function bodies re-derived so far; bounded so that functions calling functions cannot
@@ -1009,6 +1012,16 @@ impl Checker<'_> {
             }
             return None;
         };
+        if info.kind == Kind::Aggregate && !self.aggregates_allowed {
+            self.error(
+                Diagnostic::error(
+                    codes::MISUSE,
+                    c.name.span,
+                    format!("aggregation '{name}' can only be used in summarize, make-series or top-nested"),
+                )
+                .with_help("compute it with summarize, then join or extend the result"),
+            );
+        }
         let n = c.args.len();
         if n < info.min_args || n > info.max_args {
             let range = if info.min_args == info.max_args {
@@ -1094,6 +1107,18 @@ impl Checker<'_> {
 
     /// Output columns of aggregations, with Kusto's default names.
     fn aggregate_columns(
+        &mut self,
+        items: &[NamedExpr],
+        row: &Schema,
+        counter: &mut usize,
+    ) -> Vec<Column> {
+        let saved = std::mem::replace(&mut self.aggregates_allowed, true);
+        let out = self.aggregate_columns_inner(items, row, counter);
+        self.aggregates_allowed = saved;
+        out
+    }
+
+    fn aggregate_columns_inner(
         &mut self,
         items: &[NamedExpr],
         row: &Schema,
@@ -1243,6 +1268,14 @@ impl Checker<'_> {
     }
 
     fn operator(&mut self, op: &Operator, input: Schema) -> Schema {
+        // Aggregations are only allowed where an operator asks for them (summarize …).
+        let saved = std::mem::replace(&mut self.aggregates_allowed, false);
+        let out = self.operator_inner(op, input);
+        self.aggregates_allowed = saved;
+        out
+    }
+
+    fn operator_inner(&mut self, op: &Operator, input: Schema) -> Schema {
         let mut row = input;
         let mut counter = 0usize;
         match op {
@@ -1552,6 +1585,8 @@ impl Checker<'_> {
                     }
                     self.error(d);
                 }
+                // Plugins such as pivot(key, any(value)) take aggregations as arguments.
+                self.aggregates_allowed = true;
                 for a in &call.args {
                     self.arg(a, &row);
                 }

@@ -305,3 +305,20 @@ fn diagnostics_are_capped_for_hostile_input() {
     let p = parse(&"¤".repeat(10_000));
     assert_eq!(p.diagnostics.len(), bulwark_kql::MAX_DIAGNOSTICS);
 }
+
+#[test]
+fn aggregations_outside_summarize_are_misuse() {
+    let e = errors("SigninLogs | extend n = count()");
+    assert_eq!(
+        e,
+        vec![
+            "KQL1007 aggregation 'count' can only be used in summarize, make-series or top-nested"
+        ]
+    );
+    assert!(
+        errors("SigninLogs | summarize n = tostring(make_set(AppId)) by bin(TimeGenerated, 1h)")
+            .is_empty()
+    );
+    assert!(errors("SigninLogs | where toscalar(SigninLogs | summarize count()) > 1").is_empty());
+    assert!(errors("SigninLogs | evaluate pivot(AppId, any(IPAddress))").is_empty());
+}
