@@ -66,6 +66,18 @@ pub enum Statement {
     Query(TabularExpr),
 }
 
+impl Statement {
+    /// The statement's span.
+    pub fn span(&self) -> Span {
+        match self {
+            Statement::Let { span, .. }
+            | Statement::DeclareQueryParameters { span, .. }
+            | Statement::Set { span, .. } => *span,
+            Statement::Query(t) => t.span,
+        }
+    }
+}
+
 /// The right-hand side of `let`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LetValue {

@@ -8,6 +8,13 @@
 //! * [`format`] prints a canonical layout that parses back to the same tree.
 //! * [`render`] draws a diagnostic as `line:col`, the source line and carets.
 //! * [`check_corpus`] batch-checks a JSON-lines file of queries.
+//! * [`catalog`] lists the builtin functions (arity, result type, aggregate column names) and
+//!   [`time`] turns `datetime(…)`/`time(…)` literal text into nanoseconds, for the planner.
+//!
+//! Every node carries a byte [`Span`]; spans compare equal, so `==` on trees is structural.
+//! Diagnostic codes: `KQL0xxx` syntax (lexer, parser, nesting), `KQL1xxx` semantic (see
+//! [`codes`]). Nothing here panics on input: nesting is bounded by [`MAX_DEPTH`], output by
+//! [`MAX_DIAGNOSTICS`].
 //!
 //! ```
 //! use bulwark_kql::{check, format, parse, render};
