@@ -5,7 +5,7 @@
 //! * [`parse`] returns a [`Parsed`] tree plus diagnostics, never panicking.
 //! * [`check`] resolves tables in a [`bulwark_model::SchemaRegistry`], tracks the schema through
 //!   every operator and reports unknown tables, columns and functions with suggestions.
-//! * [`format`] prints a canonical layout that parses back to the same tree.
+//! * [`format()`] prints a canonical layout that parses back to the same tree.
 //! * [`render`] draws a diagnostic as `line:col`, the source line and carets.
 //! * [`check_corpus`] batch-checks a JSON-lines file of queries.
 //! * [`catalog`] lists the builtin functions (arity, result type, aggregate column names) and
