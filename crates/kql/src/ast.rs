@@ -683,7 +683,18 @@ pub enum Operator {
         /// Span.
         span: Span,
     },
-    /// `reduce`, `partition`, `scan`, etc.: kept as unparsed text, flagged by the checker.
+    /// `partition [hints] by Col (ops)`: runs the subquery per value of `Col`.
+    Partition {
+        /// Hints such as `hint.strategy=native`.
+        params: Vec<OpParam>,
+        /// Partition key.
+        by: Ident,
+        /// Subquery over each partition (source [`INPUT`]).
+        subquery: Box<TabularExpr>,
+        /// Span.
+        span: Span,
+    },
+    /// `reduce`, `scan`, etc.: kept as unparsed text, flagged by the checker.
     Other {
         /// Operator name.
         name: Ident,
@@ -996,6 +1007,7 @@ impl Operator {
             Operator::ExternalData { .. } => "externaldata",
             Operator::Facet { .. } => "facet",
             Operator::Fork { .. } => "fork",
+            Operator::Partition { .. } => "partition",
             Operator::Other { name, .. } => &name.name,
         }
     }
@@ -1041,6 +1053,7 @@ impl Operator {
             | Operator::ExternalData { span, .. }
             | Operator::Facet { span, .. }
             | Operator::Fork { span, .. }
+            | Operator::Partition { span, .. }
             | Operator::Other { span, .. } => *span,
         }
     }

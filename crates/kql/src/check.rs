@@ -1190,7 +1190,11 @@ impl Checker<'_> {
                     out.push(Column { name: format!("percentile_{base}_{v}"), ty });
                 }
                 (Some(p), _) => {
+                    // take_any(X) / take_anyif(X, p) keep X's name; others prefix it.
+                    let keeps =
+                        matches!(c.name.name.as_str(), "take_any" | "take_anyif" | "any" | "anyif");
                     let name = match c.args.first().and_then(default_name) {
+                        Some(arg) if keeps => arg,
                         Some(arg) if c.name.name != "countif" => format!("{p}_{arg}"),
                         _ => format!("{p}_"),
                     };
@@ -1724,6 +1728,10 @@ impl Checker<'_> {
                     last = self.tabular(b, Some(&row));
                 }
                 last
+            }
+            Operator::Partition { by, subquery, .. } => {
+                self.column_ref_in(by, &row);
+                self.tabular(subquery, Some(&row))
             }
             Operator::Other { name, .. } => {
                 self.error(Diagnostic::error(

@@ -550,6 +550,13 @@ fn operator(out: &mut String, op: &Operator) {
                 out.push(')');
             }
         }
+        Operator::Partition { params, by, subquery, .. } => {
+            out.push(' ');
+            op_params(out, params);
+            let _ = write!(out, "by {} (", ident(&by.name));
+            bare(out, subquery);
+            out.push(')');
+        }
         Operator::Other { text, .. } => {
             if !text.is_empty() {
                 out.push(' ');

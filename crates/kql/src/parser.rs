@@ -959,6 +959,20 @@ impl<'a> Parser<'a> {
                 };
                 Operator::Facet { columns, with, span: start }
             }
+            "partition" => {
+                let params = self.op_params();
+                self.expect_word("by")?;
+                let by = self.ident()?;
+                let close = if self.eat_punct("{") {
+                    "}"
+                } else {
+                    self.expect_punct("(")?;
+                    ")"
+                };
+                let subquery = Box::new(self.bare_ops()?);
+                self.expect_punct(close)?;
+                Operator::Partition { params, by, subquery, span: start }
+            }
             "fork" => {
                 let mut branches = Vec::new();
                 loop {
@@ -981,8 +995,8 @@ impl<'a> Parser<'a> {
                 }
                 Operator::Fork { branches, span: start }
             }
-            "reduce" | "partition" | "scan" | "consume" | "make-graph" | "graph-match"
-            | "project-smart" | "macro-expand" | "lookup-v2" | "assert-schema" => {
+            "reduce" | "scan" | "consume" | "make-graph" | "graph-match" | "project-smart"
+            | "macro-expand" | "lookup-v2" | "assert-schema" => {
                 let text_start = self.span();
                 self.recover(&["|", ";"]);
                 let end = self.prev_end();
@@ -2028,6 +2042,7 @@ fn set_span(op: Operator, span: Span) -> Operator {
         | Operator::ExternalData { span: s, .. }
         | Operator::Facet { span: s, .. }
         | Operator::Fork { span: s, .. }
+        | Operator::Partition { span: s, .. }
         | Operator::Other { span: s, .. } => *s = span,
     }
     op

@@ -33,6 +33,7 @@ fn every_operator_round_trips() {
         "range x from 1 to 3 step 1; datatable (a:long, b:string) [1, 'a', 2, 'b']; print 1, x = 2",
         "externaldata (a:string) [h@'https://x.invalid/a'] with (format='csv')",
         "T | facet by a, b with (take 1) | fork (take 1) (count) | reduce by a with threshold=0.5",
+        "T | partition hint.strategy=native by k (top 1 by t | project k) | partition by k { take 1 }",
         "declare query_parameters(a:long = 1, b:string); set notruncation; set x = 5; T",
         "let f = (t:(*), n:long = 1) { t | take n }; let g = view () { T }; f(T)",
         "print a = -x, b = - -1, c = +1, d = 1 - -2, e = -(a + b), f = (a or b) and c, g = a.b['c'][0].d, h = -1d",
