@@ -35,6 +35,17 @@ pub enum Command {
     /// Manage custom (`*_CL`) table schemas.
     #[command(subcommand)]
     Schema(SchemaCommand),
+    /// Run detection rules over the stored data and correlate alerts into incidents.
+    Detect(DetectArgs),
+    /// List incidents, or show one.
+    #[command(subcommand)]
+    Incidents(IncidentsCommand),
+    /// Sigma rules: run the SigmaHQ regression tests, convert rules to KQL.
+    #[command(subcommand)]
+    Sigma(SigmaCommand),
+    /// KQL: check queries against the schema, format them.
+    #[command(subcommand)]
+    Kql(KqlCommand),
     /// Measure throughput (demo generation and store writes).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -57,6 +68,90 @@ pub struct DemoArgs {
     /// Add to an existing data directory instead of refusing when it already has data.
     #[arg(long)]
     pub append: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// Extra Sigma rule directories (SigmaHQ layout); the built-in pack always runs.
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+    /// Skip the built-in rule pack.
+    #[arg(long)]
+    pub no_builtin: bool,
+    /// Output format of the summary.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCommand {
+    /// List incidents, most recent first.
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Show one incident by number (or IncidentName): alerts, entities, timeline.
+    Show {
+        /// Incident number or name.
+        id: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SigmaCommand {
+    /// Run SigmaHQ regression tests: each folder's info.yml names a rule and its expected hits.
+    Test {
+        /// The regression_data folder.
+        dir: PathBuf,
+        /// Rule directories (default: the `rules*` folders beside DIR).
+        #[arg(long = "rules", value_name = "DIR")]
+        rules: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Convert Sigma rules (a file or directory) to KQL for Defender XDR or Sentinel.
+    Convert {
+        /// Rule file or directory.
+        rule: PathBuf,
+        /// Target language.
+        #[arg(long = "to", value_enum, default_value_t = ConvertTarget::Kql)]
+        to: ConvertTarget,
+    },
+}
+
+/// Languages Sigma rules convert to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConvertTarget {
+    /// Kusto Query Language.
+    Kql,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KqlCommand {
+    /// Check queries: a JSON-lines file with a `query` field per line, or one query.
+    Check {
+        /// JSON-lines corpus.
+        #[arg(long, value_name = "FILE", conflicts_with = "query")]
+        jsonl: Option<PathBuf>,
+        /// A query to check.
+        query: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Pretty-print a query (from the argument, or -f FILE).
+    Fmt {
+        /// The query.
+        query: Option<String>,
+        /// Read the query from a file.
+        #[arg(short, long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

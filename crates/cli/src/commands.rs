@@ -15,6 +15,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tables(args) => tables(&data_dir, &args),
         Command::Schema(cmd) => schema(&data_dir, cmd),
         Command::Bench(cmd) => bench(cmd, cli.quiet),
+        Command::Detect(args) => crate::hunting::detect(&open_store(&data_dir)?, &args, cli.quiet),
+        Command::Incidents(cmd) => crate::hunting::incidents(&open_store(&data_dir)?, cmd),
+        Command::Sigma(cmd) => crate::hunting::sigma(cmd, cli.quiet),
+        Command::Kql(cmd) => crate::hunting::kql(&open_store(&data_dir)?, cmd),
     }
 }
 

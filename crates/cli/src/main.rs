@@ -2,6 +2,7 @@
 //! the library crates.
 mod cli;
 mod commands;
+mod hunting;
 mod output;
 
 use clap::Parser;
