@@ -147,12 +147,33 @@ fn visit_strings<'v>(value: &'v Value, depth: usize, visit: &mut dyn FnMut(&'v s
     }
 }
 
+/// EventData fields copied to top-level columns of `WindowsEvent` rows, so common questions need
+/// no dynamic access. Rules read EventData first-class anyway; this is for queries and display.
+pub const PROMOTED_FIELDS: &[&str] = &[
+    "Image",
+    "CommandLine",
+    "ParentImage",
+    "User",
+    "TargetFilename",
+    "TargetObject",
+    "TargetUserName",
+    "SubjectUserName",
+    "IpAddress",
+    "LogonType",
+    "ServiceName",
+    "DestinationIp",
+    "DestinationPort",
+    "QueryName",
+];
+
 /// Builds a `WindowsEvent` row from one EVTX record rendered as JSON (the `evtx_dump` shape:
 /// `{"Event": {"System": {..}, "EventData": {..}}}`).
 ///
 /// Columns: `TimeGenerated` (System/TimeCreated/SystemTime), `Computer`, `Channel`, `EventID`
 /// (number), `Provider` (System/Provider Name), `EventData` (the EventData fields, or the fields
-/// of the single UserData child, as an object). Returns `None` when the value is not an event.
+/// of the single UserData child, as an object; field names lose their spaces, as in Sigma's
+/// taxonomy), `SecurityUserID`, and the [`PROMOTED_FIELDS`] present. Returns `None` when the
+/// value is not an event.
 pub fn windows_event_row(record: &Value) -> Option<Map<String, Value>> {
     let event = record.get("Event").unwrap_or(record);
     let system = event.get("System")?;
@@ -204,6 +225,11 @@ pub fn windows_event_row(record: &Value) -> Option<Map<String, Value>> {
         system.get("Security").and_then(|s| s.get("#attributes")).and_then(|a| a.get("UserID"))
     {
         row.insert("SecurityUserID".into(), user.clone());
+    }
+    for field in PROMOTED_FIELDS {
+        if let Some(v) = data.get(*field) {
+            row.insert((*field).to_string(), v.clone());
+        }
     }
     row.insert("EventData".into(), Value::Object(data));
     Some(row)
