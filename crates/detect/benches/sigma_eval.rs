@@ -100,12 +100,9 @@ fn main() {
     let (rss0, _) = rss_kib();
     let t = Instant::now();
     let mut rules = RuleSet::new();
-    let mut loaded = 0;
-    for d in ["rules", "rules-threat-hunting", "rules-emerging-threats"] {
-        if let Ok(r) = rules.load_dir(&sigma.join(d)) {
-            loaded += r.loaded;
-        }
-    }
+    let dirs = ["rules", "rules-threat-hunting", "rules-emerging-threats"].map(|d| sigma.join(d));
+    let dirs: Vec<&Path> = dirs.iter().map(|d| d.as_path()).collect();
+    let loaded = rules.load_dirs(&dirs).map(|r| r.loaded).unwrap_or(0);
     let load = t.elapsed();
     builtin::load_builtin(&mut rules);
     let (rss1, _) = rss_kib();

@@ -25,16 +25,14 @@ pub const BUILTIN_FILES: &[(&str, &str)] = &[
 
 /// Adds the built-in pack to `rules`.
 pub fn load_builtin(rules: &mut RuleSet) -> LoadReport {
-    let mut report = LoadReport::default();
-    for (name, yaml) in BUILTIN_FILES {
-        let r = rules.add_yaml(yaml, &format!("builtin:{name}"));
-        report.files += r.files;
-        report.loaded += r.loaded;
-        report.correlations += r.correlations;
-        report.failed.extend(r.failed);
-        report.unmapped.extend(r.unmapped);
-    }
-    report
+    let origins: Vec<String> =
+        BUILTIN_FILES.iter().map(|(name, _)| format!("builtin:{name}")).collect();
+    let sources: Vec<(&str, &str)> = BUILTIN_FILES
+        .iter()
+        .zip(&origins)
+        .map(|((_, yaml), origin)| (origin.as_str(), *yaml))
+        .collect();
+    rules.add_sources(&sources)
 }
 
 /// A rule set holding only the built-in pack, with its load report.

@@ -57,6 +57,27 @@ impl<'a> RowEvent<'a> {
     }
 }
 
+/// Defender's long hive names as Sysmon writes them (`HKEY_LOCAL_MACHINE\..` -> `HKLM\..`,
+/// `HKEY_USERS`/`HKEY_CURRENT_USER` -> `HKU`), so SigmaHQ's `startswith: 'HKLM\'` works on
+/// DeviceRegistryEvents. [`crate::kql`] applies the same rewrite.
+pub const HIVE_PREFIXES: &[(&str, &str)] = &[
+    ("HKEY_LOCAL_MACHINE\\", "HKLM\\"),
+    ("HKEY_USERS\\", "HKU\\"),
+    ("HKEY_CURRENT_USER\\", "HKU\\"),
+];
+
+fn short_hive(key: &str) -> String {
+    for (long, short) in HIVE_PREFIXES {
+        if key.len() >= long.len()
+            && key.is_char_boundary(long.len())
+            && key[..long.len()].eq_ignore_ascii_case(long)
+        {
+            return format!("{short}{}", &key[long.len()..]);
+        }
+    }
+    key.to_string()
+}
+
 /// A Sysmon-style `Hashes` string from the `SHA1`, `MD5` and `SHA256` columns of a row.
 pub fn hashes_string(row: &Map<String, Value>) -> Option<String> {
     let parts: Vec<String> = ["SHA1", "MD5", "SHA256"]
@@ -80,9 +101,10 @@ impl Event for RowEvent<'_> {
             }
             Some(FieldSource::RegistryPath) => {
                 let key = self.text("RegistryKey")?;
+                let key = short_hive(key);
                 let path = match self.text("RegistryValueName") {
                     Some(name) => format!("{key}\\{name}"),
-                    None => key.to_string(),
+                    None => key,
                 };
                 Some(EventValue::Str(Cow::Owned(path)))
             }
@@ -147,12 +169,33 @@ fn visit_strings<'v>(value: &'v Value, depth: usize, visit: &mut dyn FnMut(&'v s
     }
 }
 
+/// EventData fields copied to top-level columns of `WindowsEvent` rows, so common questions need
+/// no dynamic access. Rules read EventData first-class anyway; this is for queries and display.
+pub const PROMOTED_FIELDS: &[&str] = &[
+    "Image",
+    "CommandLine",
+    "ParentImage",
+    "User",
+    "TargetFilename",
+    "TargetObject",
+    "TargetUserName",
+    "SubjectUserName",
+    "IpAddress",
+    "LogonType",
+    "ServiceName",
+    "DestinationIp",
+    "DestinationPort",
+    "QueryName",
+];
+
 /// Builds a `WindowsEvent` row from one EVTX record rendered as JSON (the `evtx_dump` shape:
 /// `{"Event": {"System": {..}, "EventData": {..}}}`).
 ///
 /// Columns: `TimeGenerated` (System/TimeCreated/SystemTime), `Computer`, `Channel`, `EventID`
 /// (number), `Provider` (System/Provider Name), `EventData` (the EventData fields, or the fields
-/// of the single UserData child, as an object). Returns `None` when the value is not an event.
+/// of the single UserData child, as an object; field names lose their spaces, as in Sigma's
+/// taxonomy), `SecurityUserID`, and the [`PROMOTED_FIELDS`] present. Returns `None` when the
+/// value is not an event.
 pub fn windows_event_row(record: &Value) -> Option<Map<String, Value>> {
     let event = record.get("Event").unwrap_or(record);
     let system = event.get("System")?;
@@ -204,6 +247,11 @@ pub fn windows_event_row(record: &Value) -> Option<Map<String, Value>> {
         system.get("Security").and_then(|s| s.get("#attributes")).and_then(|a| a.get("UserID"))
     {
         row.insert("SecurityUserID".into(), user.clone());
+    }
+    for field in PROMOTED_FIELDS {
+        if let Some(v) = data.get(*field) {
+            row.insert((*field).to_string(), v.clone());
+        }
     }
     row.insert("EventData".into(), Value::Object(data));
     Some(row)
@@ -265,7 +313,7 @@ mod tests {
     }
 
     #[test]
-    fn registry_path_joins_key_and_value_name() {
+    fn registry_path_joins_key_and_value_name_with_short_hive() {
         let row =
             json!({"RegistryKey": "HKEY_CURRENT_USER\\Software\\Run", "RegistryValueName": "x"});
         let row = row.as_object().cloned().unwrap_or_default();
@@ -275,7 +323,7 @@ mod tests {
             ev.get_field("TargetObject")
                 .and_then(|v| v.as_str().map(|s| s.into_owned()))
                 .as_deref(),
-            Some("HKEY_CURRENT_USER\\Software\\Run\\x")
+            Some("HKU\\Software\\Run\\x")
         );
     }
 

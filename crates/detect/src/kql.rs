@@ -519,10 +519,13 @@ impl Converter<'_> {
             Some(FieldSource::Column(c)) => Ok(c.to_string()),
             Some(FieldSource::Hashes) => Ok("Hashes".to_string()),
             Some(FieldSource::RegistryPath) => {
-                self.extend(
-                    "TargetObject",
-                    r#"iff(isempty(RegistryValueName), RegistryKey, strcat(RegistryKey, @"\", RegistryValueName))"#,
-                );
+                let mut expr = r#"iff(isempty(RegistryValueName), RegistryKey, strcat(RegistryKey, @"\", RegistryValueName))"#.to_string();
+                for (long, short) in crate::event::HIVE_PREFIXES {
+                    let long = long.trim_end_matches('\\');
+                    let short = short.trim_end_matches('\\');
+                    expr = format!(r#"replace_regex({expr}, @"(?i)^{long}\\", @"{short}\\")"#);
+                }
+                self.extend("TargetObject", &expr);
                 Ok("TargetObject".into())
             }
             Some(FieldSource::Initiated) => {

@@ -179,31 +179,56 @@ impl RuleSet {
     ///
     /// A file that fails is reported and skipped; the error is only for an unreadable folder.
     pub fn load_dir(&mut self, dir: &Path) -> Result<LoadReport> {
+        self.load_dirs(&[dir])
+    }
+
+    /// Loads several folders (see [`RuleSet::load_dir`]) and rebuilds the match indexes once,
+    /// which is much cheaper than one `load_dir` per folder on a large rule set.
+    pub fn load_dirs(&mut self, dirs: &[&Path]) -> Result<LoadReport> {
         let mut files = Vec::new();
-        collect_yaml(dir, 0, &mut files)?;
-        files.sort();
+        for dir in dirs {
+            let mut found = Vec::new();
+            collect_yaml(dir, 0, &mut found)?;
+            found.sort();
+            files.extend(found);
+        }
+        // Parsing and compiling dominate loading and are independent per file: spread them over
+        // the available cores, then place the results in file order (deterministic).
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let chunk = files.len().div_ceil(threads).max(1);
+        let prepared: Vec<Prepared> = std::thread::scope(|scope| {
+            let handles: Vec<_> = files
+                .chunks(chunk)
+                .map(|part| {
+                    (
+                        part,
+                        scope.spawn(move || {
+                            part.iter().map(|p| prepare_file(p)).collect::<Vec<_>>()
+                        }),
+                    )
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|(part, h)| {
+                    // A panic inside the parser/compiler must not lose files silently.
+                    h.join().unwrap_or_else(|_| {
+                        part.iter()
+                            .map(|p| Prepared {
+                                origin: p.display().to_string(),
+                                collection: Err("rule parser or compiler panicked".into()),
+                                compiled: Vec::new(),
+                            })
+                            .collect()
+                    })
+                })
+                .collect()
+        });
         let mut report = LoadReport::default();
-        for path in files {
-            report.files += 1;
-            let origin = path.display().to_string();
-            let meta = std::fs::metadata(&path)
-                .map_err(|source| Error::Io { path: path.clone(), source })?;
-            if meta.len() > MAX_RULE_FILE_BYTES {
-                report
-                    .failed
-                    .push(LoadFailure { origin, feature: "file larger than 1 MiB".into() });
-                continue;
-            }
-            match std::fs::read_to_string(&path) {
-                Ok(text) => {
-                    let mut r = self.add_yaml_deferred(&text, &origin);
-                    r.files = 0;
-                    report.merge(r);
-                }
-                Err(e) => {
-                    report.failed.push(LoadFailure { origin, feature: format!("unreadable: {e}") })
-                }
-            }
+        for p in prepared {
+            let mut r = self.add_prepared(p);
+            r.files = 1;
+            report.merge(r);
         }
         self.finish();
         Ok(report)
@@ -211,29 +236,40 @@ impl RuleSet {
 
     /// Parses and adds the Sigma documents in `yaml` (one or several, `---` separated).
     pub fn add_yaml(&mut self, yaml: &str, origin: &str) -> LoadReport {
-        let report = self.add_yaml_deferred(yaml, origin);
+        self.add_sources(&[(origin, yaml)])
+    }
+
+    /// Adds several YAML texts, given as (origin, text), rebuilding the match indexes once.
+    pub fn add_sources(&mut self, sources: &[(&str, &str)]) -> LoadReport {
+        let mut report = LoadReport::default();
+        for (origin, yaml) in sources {
+            report.merge(self.add_yaml_deferred(yaml, origin));
+        }
         self.finish();
         report
     }
 
     fn add_yaml_deferred(&mut self, yaml: &str, origin: &str) -> LoadReport {
+        self.add_prepared(prepare(yaml, origin))
+    }
+
+    /// Adds a parsed-and-compiled file.
+    fn add_prepared(&mut self, prepared: Prepared) -> LoadReport {
+        let Prepared { origin, collection, compiled } = prepared;
+        let origin = origin.as_str();
         let mut report = LoadReport { files: 1, ..LoadReport::default() };
-        let collection: SigmaCollection = match rsigma_parser::parse_sigma_yaml(yaml) {
+        let collection = match collection {
             Ok(c) => c,
-            Err(e) => {
-                report
-                    .failed
-                    .push(LoadFailure { origin: origin.to_string(), feature: e.to_string() });
+            Err(feature) => {
+                report.failed.push(LoadFailure { origin: origin.to_string(), feature });
                 return report;
             }
         };
         for err in &collection.errors {
             report.failed.push(LoadFailure { origin: origin.to_string(), feature: err.clone() });
         }
-        for rule in collection.rules {
-            let mut patched = rule.clone();
-            crate::compat::patch_rule(&mut patched);
-            match rsigma_eval::compile_rule(&patched) {
+        for (rule, compiled) in collection.rules.into_iter().zip(compiled) {
+            match compiled {
                 Ok(compiled) => {
                     let info = self.place(&rule, compiled, origin);
                     if info.tables.is_empty() {
@@ -243,9 +279,9 @@ impl RuleSet {
                     self.register(info);
                     self.parsed.push(rule);
                 }
-                Err(e) => report
-                    .failed
-                    .push(LoadFailure { origin: origin.to_string(), feature: e.to_string() }),
+                Err(feature) => {
+                    report.failed.push(LoadFailure { origin: origin.to_string(), feature })
+                }
             }
         }
         for corr in collection.correlations {
@@ -319,14 +355,28 @@ impl RuleSet {
         }
     }
 
-    /// Moves pending compiled rules into their engines, rebuilding each index once.
+    /// Moves pending compiled rules into their engines, rebuilding each index once. Index
+    /// building dominates loading a large rule set, so engines are rebuilt in parallel.
     fn finish(&mut self) {
-        for b in &mut self.buckets {
-            if !b.pending.is_empty() {
-                let pending = std::mem::take(&mut b.pending);
-                b.engine.extend_compiled_rules(pending);
-            }
+        let mut work: Vec<&mut Bucket> =
+            self.buckets.iter_mut().filter(|b| !b.pending.is_empty()).collect();
+        // Biggest first, dealt round-robin, so threads get similar loads.
+        work.sort_by_key(|b| std::cmp::Reverse(b.pending.len()));
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let mut lanes: Vec<Vec<&mut Bucket>> = (0..threads).map(|_| Vec::new()).collect();
+        for (i, b) in work.into_iter().enumerate() {
+            lanes[i % threads].push(b);
         }
+        std::thread::scope(|scope| {
+            for lane in lanes {
+                scope.spawn(move || {
+                    for b in lane {
+                        let pending = std::mem::take(&mut b.pending);
+                        b.engine.extend_compiled_rules(pending);
+                    }
+                });
+            }
+        });
     }
 
     /// Tables that have at least one rule.
@@ -428,6 +478,49 @@ fn gate_accepts(target: &Target, row: &Map<String, Value>) -> bool {
         }
     }
     true
+}
+
+/// A rule file parsed and compiled, ready to be placed (built off the main thread).
+struct Prepared {
+    origin: String,
+    collection: Result<SigmaCollection, String>,
+    /// One entry per `collection.rules` element.
+    compiled: Vec<Result<CompiledRule, String>>,
+}
+
+fn prepare(yaml: &str, origin: &str) -> Prepared {
+    let collection = rsigma_parser::parse_sigma_yaml(yaml).map_err(|e| e.to_string());
+    let compiled = match &collection {
+        Ok(c) => c
+            .rules
+            .iter()
+            .map(|rule| {
+                let mut patched = rule.clone();
+                crate::compat::patch_rule(&mut patched);
+                rsigma_eval::compile_rule(&patched).map_err(|e| e.to_string())
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    Prepared { origin: origin.to_string(), collection, compiled }
+}
+
+fn prepare_file(path: &Path) -> Prepared {
+    let origin = path.display().to_string();
+    let fail = |feature: String| Prepared {
+        origin: origin.clone(),
+        collection: Err(feature),
+        compiled: Vec::new(),
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() > MAX_RULE_FILE_BYTES => return fail("file larger than 1 MiB".into()),
+        Err(e) => return fail(format!("unreadable: {e}")),
+        Ok(_) => {}
+    }
+    match std::fs::read_to_string(path) {
+        Ok(text) => prepare(&text, &origin),
+        Err(e) => fail(format!("unreadable: {e}")),
+    }
 }
 
 fn collect_yaml(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> {

@@ -14,6 +14,7 @@ fn sigmahq_windows_rules_mostly_convert() {
     let mut ok = 0usize;
     let mut total = 0usize;
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    let mut tables: BTreeMap<String, usize> = BTreeMap::new();
     for rule in rules.parsed_rules() {
         if rule.logsource.product.as_deref() != Some("windows") {
             continue;
@@ -22,6 +23,9 @@ fn sigmahq_windows_rules_mostly_convert() {
         match to_kql(rule) {
             Ok(q) => {
                 ok += 1;
+                let table =
+                    q.lines().find(|l| !l.starts_with("//")).unwrap_or_default().to_string();
+                *tables.entry(table).or_default() += 1;
                 assert!(q.contains("Detection Rule License (DRL) 1.1"));
                 if let Some(author) = &rule.author {
                     let first = author.split_whitespace().next().unwrap_or_default();
@@ -44,7 +48,7 @@ fn sigmahq_windows_rules_mostly_convert() {
     }
     eprintln!("convert {:?}", t0.elapsed());
     let pct = ok as f64 * 100.0 / total.max(1) as f64;
-    eprintln!("windows rules converted to KQL: {ok}/{total} = {pct:.1}%");
+    eprintln!("windows rules converted to KQL: {ok}/{total} = {pct:.1}%; by table: {tables:?}");
     let mut top: Vec<_> = reasons.into_iter().collect();
     top.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     for (r, n) in top.iter().take(25) {

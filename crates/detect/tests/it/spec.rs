@@ -165,3 +165,24 @@ fn hostile_input_is_reported_not_panicking() {
     }
     assert!(r.evaluate_row("WindowsEvent", &Map::new()).is_empty());
 }
+
+#[test]
+fn registry_hives_match_in_sysmon_spelling_on_defender_rows() {
+    let r = rules(
+        "title: t\nid: r\nlogsource: {product: windows, category: registry_set}\ndetection:\n  sel: {TargetObject|startswith: 'HKLM\\SOFTWARE\\Policies\\', Details: 'DWORD (0x00000001)'}\n  condition: sel\n",
+    );
+    let row = |key: &str| {
+        obj(
+            json!({"ActionType": "RegistryValueSet", "RegistryKey": key, "RegistryValueName": "DisableAntiSpyware",
+                   "RegistryValueData": "DWORD (0x00000001)"}),
+        )
+    };
+    let defender = row("HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Microsoft\\Windows Defender");
+    assert!(fires(&r, "DeviceRegistryEvents", &defender));
+    assert!(!fires(&r, "DeviceRegistryEvents", &row("HKEY_CURRENT_USER\\SOFTWARE\\Policies\\X")));
+    let sysmon = obj(
+        json!({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 13, "EventData": {
+        "TargetObject": "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows Defender\\DisableAntiSpyware", "Details": "DWORD (0x00000001)"}}),
+    );
+    assert!(fires(&r, "WindowsEvent", &sysmon));
+}
