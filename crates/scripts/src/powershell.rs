@@ -1,0 +1,670 @@
+//! PowerShell layer peeling: `-EncodedCommand` command lines, embedded base64 (+ gzip /
+//! deflate) payloads, Invoke-Expression wrappers in every spelling, and constant folding of
+//! string-building expressions with variable tracking. Nothing is executed: values come from
+//! [`crate::ps_eval`], which only knows pure operations.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::decode;
+use crate::engine::{Limits, Step};
+use crate::ps_eval::{Ctx, Eval, V};
+use crate::ps_lex::{Tok, Token, lex};
+
+/// Largest text the token-level passes look at; bigger layers get the regex passes only.
+const MAX_EVAL_TEXT: usize = 4 << 20;
+
+static ENC_FLAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)(?:^|[\s"'\\^])[-/\x{2013}\x{2014}\x{2015}](e[a-z]*)\^?\s+\^?["']?([A-Za-z0-9+/]{8,}={0,2})"#)
+        .expect("invariant: static regex")
+});
+
+static B64_CALL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)FromBase64String\s*\(\s*(?:\(\s*)?(?:''|'|"|\$(\w+))([A-Za-z0-9+/=\s]{16,})?"#,
+    )
+    .expect("invariant: static regex")
+});
+
+/// One PowerShell step, or `None` when nothing more can be undone.
+pub(crate) fn step(text: &str, limits: &Limits) -> Option<Step> {
+    if let Some(s) = encoded_command(text) {
+        return Some(s);
+    }
+    if let Some(s) = base64_payload(text, limits) {
+        return Some(s);
+    }
+    if text.len() <= MAX_EVAL_TEXT {
+        if let Some(s) = fold_and_unwrap(text, limits) {
+            return Some(s);
+        }
+    }
+    None
+}
+
+fn is_encoded_flag(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "e" || n == "ec" || (n.starts_with("en") && "encodedcommand".starts_with(n.as_str()))
+}
+
+/// `powershell -enc <base64 of UTF-16LE>` (and every abbreviation of `-EncodedCommand`).
+pub(crate) fn encoded_command(text: &str) -> Option<Step> {
+    for cap in ENC_FLAG.captures_iter(text).take(64) {
+        let (Some(flag), Some(b64)) = (cap.get(1), cap.get(2)) else { continue };
+        if !is_encoded_flag(flag.as_str()) {
+            continue;
+        }
+        let Ok(bytes) = decode::base64_lenient(b64.as_str()) else { continue };
+        if bytes.len() < 2 {
+            continue;
+        }
+        let (decoded, how) = if !bytes.contains(&0) {
+            let s = String::from_utf8_lossy(&bytes).into_owned();
+            if decode::ascii_ratio(&s) < 0.9 {
+                (decode::utf16le(&bytes), "-EncodedCommand (base64 UTF-16LE)")
+            } else {
+                (s, "-EncodedCommand (base64 of UTF-8, non-standard)")
+            }
+        } else {
+            (decode::utf16le(&bytes), "-EncodedCommand (base64 UTF-16LE)")
+        };
+        let decoded = decoded.trim_end_matches('\0').to_string();
+        if decoded.trim().is_empty() {
+            continue;
+        }
+        return Some(Step::new(how, decoded));
+    }
+    None
+}
+
+/// `[Convert]::FromBase64String('...')` payloads, optionally gzip / deflate compressed. The
+/// payload text becomes the next layer.
+fn base64_payload(text: &str, limits: &Limits) -> Option<Step> {
+    let lower_has = |needle: &str| contains_ci(text, needle);
+    let deflate_ctx = lower_has("deflatestream");
+    let gzip_ctx = lower_has("gzipstream");
+    let mut best: Option<Step> = None;
+    for cap in B64_CALL.captures_iter(text).take(64) {
+        let b64 = if let Some(var) = cap.get(1) {
+            match lookup_assigned_literal(text, var.as_str()) {
+                Some(v) => v,
+                None => continue,
+            }
+        } else {
+            match cap.get(2) {
+                Some(m) => m.as_str().to_string(),
+                None => continue,
+            }
+        };
+        let Ok(bytes) = decode::base64_lenient(&b64) else { continue };
+        let (payload, how) = match decode::compression_of(&bytes) {
+            Some(fmt) => match decode::decompress(&bytes, fmt, limits.max_decompressed) {
+                Ok(p) => (
+                    p,
+                    format!(
+                        "base64 + {fmt} (FromBase64String / {})",
+                        if fmt == "gzip" { "GzipStream" } else { "DeflateStream" }
+                    ),
+                ),
+                Err(e) => {
+                    limits.note(format!("payload not decompressed: {e}"));
+                    continue;
+                }
+            },
+            None if deflate_ctx || gzip_ctx => {
+                match decode::decompress(&bytes, "deflate", limits.max_decompressed) {
+                    Ok(p) => {
+                        (p, "base64 + raw deflate (FromBase64String / DeflateStream)".to_string())
+                    }
+                    Err(e) => {
+                        if matches!(e, crate::Error::Limit { .. }) {
+                            limits.note(format!("payload not decompressed: {e}"));
+                        }
+                        (bytes, "base64 (FromBase64String)".to_string())
+                    }
+                }
+            }
+            None => (bytes, "base64 (FromBase64String)".to_string()),
+        };
+        let decoded = decode::bytes_to_text(&payload);
+        if decoded.trim().len() < 4 || decode::ascii_ratio(&decoded) < 0.85 {
+            continue;
+        }
+        if decoded.len() > limits.max_output {
+            limits.note(format!(
+                "decoded payload of {} bytes exceeds the output limit",
+                decoded.len()
+            ));
+            continue;
+        }
+        if best.as_ref().is_none_or(|b| b.text.len() < decoded.len()) {
+            best = Some(Step::new(&how, decoded));
+        }
+    }
+    best
+}
+
+fn contains_ci(hay: &str, needle: &str) -> bool {
+    let n = needle.as_bytes();
+    hay.as_bytes().windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+fn lookup_assigned_literal(text: &str, var: &str) -> Option<String> {
+    let re = Regex::new(&format!(
+        r#"(?i)\${}\s*=\s*['"]([A-Za-z0-9+/=\s]{{16,}})['"]"#,
+        regex::escape(var)
+    ))
+    .ok()?;
+    re.captures(text).and_then(|c| c.get(1)).map(|m| m.as_str().to_string())
+}
+
+/// A statement: token index range.
+type Range = (usize, usize);
+
+/// Splits at `;`, newlines and braces (blocks are flattened: straight-line tracking only).
+fn statements(toks: &[Token]) -> Vec<Range> {
+    let mut out = Vec::new();
+    let mut depth_stack: Vec<usize> = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (i, t) in toks.iter().enumerate() {
+        match &t.tok {
+            Tok::P("(") | Tok::P("$(") | Tok::P("@(") | Tok::P("[") => depth += 1,
+            Tok::P(")") | Tok::P("]") => depth = depth.saturating_sub(1),
+            Tok::P("{") | Tok::P("@{") => {
+                if start < i {
+                    out.push((start, i));
+                }
+                depth_stack.push(depth);
+                depth = 0;
+                start = i + 1;
+            }
+            Tok::P("}") => {
+                if start < i {
+                    out.push((start, i));
+                }
+                depth = depth_stack.pop().unwrap_or(0);
+                start = i + 1;
+            }
+            Tok::P(";") | Tok::P("\n") if depth == 0 => {
+                if start < i {
+                    out.push((start, i));
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if start < toks.len() {
+        out.push((start, toks.len()));
+    }
+    out
+}
+
+fn invoker_name(s: &str) -> bool {
+    let s = s.trim().to_ascii_lowercase();
+    let s = s.trim_start_matches("microsoft.powershell.utility\\");
+    s == "iex" || s == "invoke-expression"
+}
+
+/// Index of the matching close token for an opener at `i`.
+fn matching(toks: &[Token], i: usize, end: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (k, t) in toks.iter().enumerate().take(end).skip(i) {
+        match &t.tok {
+            Tok::P("(")
+            | Tok::P("$(")
+            | Tok::P("@(")
+            | Tok::P("[")
+            | Tok::P("{")
+            | Tok::P("@{") => depth += 1,
+            Tok::P(")") | Tok::P("]") | Tok::P("}") => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(k);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Does `toks[a..b]` name Invoke-Expression (bareword, or `&`/`.` + an expression that
+/// evaluates to it)? Returns the index after the invoker.
+fn invoker_at(toks: &[Token], a: usize, b: usize, ctx: &mut Ctx) -> Option<usize> {
+    match &toks.get(a)?.tok {
+        Tok::Word(w) if invoker_name(w) => Some(a + 1),
+        Tok::P("&") | Tok::P(".") => {
+            let k = a + 1;
+            if k >= b {
+                return None;
+            }
+            let end = match &toks[k].tok {
+                Tok::P("(") | Tok::P("$(") => matching(toks, k, b)? + 1,
+                Tok::Word(w) if invoker_name(w) => return Some(k + 1),
+                Tok::Str(_) | Tok::XStr(_) => k + 1,
+                Tok::Var(_) => {
+                    // `$x`, `$env:comspec[4,15,25]` and similar.
+                    let mut e = k + 1;
+                    while e < b && !toks[e].space_before && matches!(toks[e].tok, Tok::P("[")) {
+                        e = matching(toks, e, b)? + 1;
+                    }
+                    e
+                }
+                _ => return None,
+            };
+            let v = Eval::new(&toks[k..end], ctx).eval_all()?;
+            let name = match v {
+                V::Block(_) => return Some(end),
+                other => other.to_str()?,
+            };
+            if invoker_name(&name) { Some(end) } else { None }
+        }
+        _ => None,
+    }
+}
+
+fn payload_text(v: V) -> Option<String> {
+    match v {
+        V::Arr(items) => {
+            if items.iter().all(|x| matches!(x, V::Char(_))) {
+                items.iter().map(|x| x.to_str()).collect()
+            } else {
+                let parts: Option<Vec<String>> = items.iter().map(|x| x.to_str()).collect();
+                Some(parts?.join("\n"))
+            }
+        }
+        V::Null | V::Bool(_) | V::Enc(_) | V::Type(_) | V::Method(_) | V::Bytes(_) => None,
+        other => other.to_str(),
+    }
+}
+
+fn eval_range(toks: &[Token], a: usize, b: usize, ctx: &mut Ctx) -> Option<V> {
+    if a >= b {
+        return None;
+    }
+    let mut a = a;
+    while a < b
+        && matches!(toks[a].tok, Tok::Param(ref p) if p == "command" || p == "c" || p == "scriptblock")
+    {
+        a += 1;
+    }
+    Eval::new(&toks[a..b], ctx).eval_all()
+}
+
+/// Finds the Invoke-Expression payload of one statement.
+fn unwrap_statement(toks: &[Token], (a, b): Range, ctx: &mut Ctx) -> Option<String> {
+    // Prefix form: `iex <expr>`, `&('iex') <expr>`, `Invoke-Command -ScriptBlock ([scriptblock]::Create(..))`.
+    if let Some(after) = invoker_at(toks, a, b, ctx) {
+        if let Some(v) = eval_range(toks, after, b, ctx) {
+            return payload_text(v);
+        }
+    }
+    if let Tok::Word(w) = &toks[a].tok {
+        let w = w.to_ascii_lowercase();
+        if (w == "invoke-command" || w == "icm") && a + 1 < b {
+            if let Some(V::Block(s)) = eval_range(toks, a + 1, b, ctx) {
+                return Some(s);
+            }
+        }
+    }
+    // `& ([scriptblock]::Create(...))` and `.( ... )` of a block.
+    // Pipeline form: `<expr> | iex`.
+    let mut depth = 0usize;
+    let mut last_pipe = None;
+    for (k, t) in toks.iter().enumerate().take(b).skip(a) {
+        match &t.tok {
+            Tok::P("(")
+            | Tok::P("$(")
+            | Tok::P("@(")
+            | Tok::P("[")
+            | Tok::P("{")
+            | Tok::P("@{") => depth += 1,
+            Tok::P(")") | Tok::P("]") | Tok::P("}") => depth = depth.saturating_sub(1),
+            Tok::P("|") if depth == 0 => last_pipe = Some(k),
+            _ => {}
+        }
+    }
+    let p = last_pipe?;
+    let after = invoker_at(toks, p + 1, b, ctx)?;
+    if after != b {
+        return None;
+    }
+    payload_text(eval_range(toks, a, p, ctx)?)
+}
+
+/// Applies assignments of one statement to the context.
+fn track_assignment(toks: &[Token], (a, b): Range, ctx: &mut Ctx) {
+    let mut k = a;
+    // `[Type]$x = ...`
+    let mut cast: Option<String> = None;
+    if let Tok::Type(t) = &toks[k].tok {
+        cast = Some(t.clone());
+        k += 1;
+    }
+    if k + 1 < b {
+        if let (Tok::Var(name), Tok::P(op)) = (&toks[k].tok, &toks[k + 1].tok) {
+            if *op == "=" || *op == "+=" {
+                let name = name.clone();
+                let v = eval_range(toks, k + 2, b, ctx);
+                let v = match (op, v) {
+                    (&"+=", Some(r)) => ctx.vars.get(&name).cloned().and_then(|l| match (l, r) {
+                        (V::Str(x), r) => Some(V::Str(x + &r.to_str()?)),
+                        (V::Int(x), V::Int(y)) => Some(V::Int(x.checked_add(y)?)),
+                        (V::Arr(mut x), r) => {
+                            x.extend(match r {
+                                V::Arr(y) => y,
+                                o => vec![o],
+                            });
+                            Some(V::Arr(x))
+                        }
+                        _ => None,
+                    }),
+                    (_, v) => v,
+                };
+                let v = match (cast, v) {
+                    (Some(t), Some(v)) if t == "string" => v.to_str().map(V::Str),
+                    (_, v) => v,
+                };
+                let too_big =
+                    v.as_ref().is_some_and(|v| matches!(v, V::Str(s) if s.len() > ctx.max_str));
+                match v {
+                    Some(v) if !too_big => {
+                        if ctx.vars.len() < 10_000 {
+                            ctx.vars.insert(name, v);
+                        }
+                    }
+                    _ => {
+                        ctx.vars.remove(&name);
+                    }
+                }
+                return;
+            }
+        }
+    }
+    // Set-Variable / sv / Set-Item variable:x / si
+    if let Tok::Word(w) = &toks[a].tok {
+        let w = w.to_ascii_lowercase();
+        let item = matches!(w.as_str(), "set-item" | "si" | "ni" | "new-item");
+        if matches!(w.as_str(), "set-variable" | "sv" | "set" | "new-variable" | "nv") || item {
+            let mut name: Option<String> = None;
+            let mut value_at: Option<usize> = None;
+            let mut k = a + 1;
+            while k < b {
+                match &toks[k].tok {
+                    Tok::Param(p)
+                        if "name".starts_with(p.as_str())
+                            || (item && "path".starts_with(p.as_str())) =>
+                    {
+                        if let Some(Tok::Word(n) | Tok::Str(n)) = toks.get(k + 1).map(|t| &t.tok) {
+                            name = Some(n.clone());
+                        }
+                        k += 2;
+                    }
+                    Tok::Param(p) if "value".starts_with(p.as_str()) => {
+                        value_at = Some(k + 1);
+                        break;
+                    }
+                    Tok::Param(_) => k += 1,
+                    Tok::Word(n) | Tok::Str(n) if name.is_none() => {
+                        name = Some(n.clone());
+                        k += 1;
+                    }
+                    _ => {
+                        value_at = Some(k);
+                        break;
+                    }
+                }
+            }
+            if let (Some(n), Some(at)) = (name, value_at) {
+                let n = n.to_lowercase();
+                let n =
+                    n.trim_start_matches("variable:").trim_start_matches(['/', '\\']).to_string();
+                if item && !toks[a + 1..b].iter().any(|t| matches!(&t.tok, Tok::Word(x) | Tok::Str(x) if x.to_lowercase().starts_with("variable:"))) {
+                    return;
+                }
+                match eval_range(toks, at, b, ctx) {
+                    Some(v) => {
+                        ctx.vars.insert(n, v);
+                    }
+                    None => {
+                        ctx.vars.remove(&n);
+                    }
+                }
+            }
+            return;
+        }
+    }
+    // `++$x` statements and `$x++`.
+    if let Tok::Var(n) = &toks[a].tok {
+        if b == a + 2 && matches!(toks[a + 1].tok, Tok::P("++")) {
+            let cur = ctx
+                .vars
+                .get(n)
+                .and_then(|v| if let V::Int(i) = v { Some(*i) } else { None })
+                .unwrap_or(0);
+            ctx.vars.insert(n.clone(), V::Int(cur.saturating_add(1)));
+        }
+    } else if matches!(toks[a].tok, Tok::P("++") | Tok::P("--")) {
+        let _ = eval_range(toks, a, b, ctx);
+    }
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn has_obfuscation(toks: &[Token]) -> bool {
+    toks.iter().any(|t| match &t.tok {
+        Tok::Op(o) => matches!(
+            o.as_str(),
+            "f" | "join" | "split" | "replace" | "ireplace" | "creplace" | "bxor"
+        ),
+        Tok::P("+") | Tok::P("[") | Tok::P("::") | Tok::P(".") => true,
+        Tok::Type(t) => t.contains("char") || t == "string",
+        Tok::Var(_) => true,
+        _ => false,
+    })
+}
+
+/// Collects folding replacements for the groups of one statement (outermost first).
+fn fold_groups(
+    src: &str,
+    toks: &[Token],
+    (a, b): Range,
+    ctx: &mut Ctx,
+    out: &mut Vec<(usize, usize, String)>,
+) {
+    let mut k = a;
+    while k < b {
+        let opener = matches!(toks[k].tok, Tok::P("(") | Tok::P("$("));
+        if !opener {
+            k += 1;
+            continue;
+        }
+        let Some(close) = matching(toks, k, b) else { return };
+        let inner = &toks[k + 1..close];
+        if !inner.is_empty() && has_obfuscation(inner) {
+            let effects =
+                inner.iter().any(|t| matches!(t.tok, Tok::P("++") | Tok::P("--") | Tok::P("=")));
+            let saved = if effects { Some(ctx.vars.clone()) } else { None };
+            let v = Eval::new(inner, ctx).eval_all();
+            if let Some(s) = saved {
+                ctx.vars = s;
+            }
+            let lit = match v {
+                Some(V::Str(s)) => Some(s),
+                Some(V::Char(c)) => Some(c.to_string()),
+                _ => None,
+            };
+            if let Some(lit) = lit {
+                let start = inner[0].start;
+                let end = inner[inner.len() - 1].end;
+                let q = quote(&lit);
+                if src.get(start..end) != Some(q.as_str()) && lit.len() <= ctx.max_str {
+                    out.push((start, end, q));
+                    k = close + 1;
+                    continue;
+                }
+            }
+        }
+        k += 1;
+    }
+}
+
+/// Ticked barewords (`I`E`X`) and double-quoted strings with pointless escapes.
+fn untick(src: &str, toks: &[Token], out: &mut Vec<(usize, usize, String)>) {
+    for t in toks {
+        let raw = &src[t.start..t.end];
+        if !raw.contains('`') {
+            continue;
+        }
+        match &t.tok {
+            Tok::Word(w) => out.push((t.start, t.end, w.clone())),
+            Tok::XStr(parts) if parts.iter().all(|p| matches!(p, crate::ps_lex::Part::Lit(_))) => {
+                let s: String = parts
+                    .iter()
+                    .map(|p| if let crate::ps_lex::Part::Lit(l) = p { l.as_str() } else { "" })
+                    .collect();
+                if !s.chars().any(|c| c.is_control()) && !s.contains('$') && !s.contains('"') {
+                    out.push((t.start, t.end, format!("\"{s}\"")));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn apply(src: &str, mut reps: Vec<(usize, usize, String)>) -> String {
+    reps.sort_by_key(|r| (r.0, std::cmp::Reverse(r.1)));
+    let mut out = String::with_capacity(src.len());
+    let mut pos = 0;
+    for (s, e, r) in reps {
+        if s < pos {
+            continue;
+        }
+        out.push_str(&src[pos..s]);
+        out.push_str(&r);
+        pos = e;
+    }
+    out.push_str(&src[pos..]);
+    out
+}
+
+fn fold_and_unwrap(text: &str, limits: &Limits) -> Option<Step> {
+    let toks = lex(text, 2_000_000);
+    if toks.is_empty() {
+        return None;
+    }
+    let mut ctx = Ctx::new(limits.max_output);
+    let stmts = statements(&toks);
+    let mut folds = Vec::new();
+    let mut unwraps: Vec<(usize, usize, String)> = Vec::new();
+    for &(a, b) in &stmts {
+        if ctx.fuel == 0 {
+            limits.note("evaluation budget exhausted; later statements were not evaluated".into());
+            break;
+        }
+        if let Some(payload) = unwrap_statement(&toks, (a, b), &mut ctx) {
+            if payload.len() <= limits.max_output && !payload.trim().is_empty() {
+                unwraps.push((toks[a].start, toks[b - 1].end, payload));
+                continue;
+            }
+        }
+        fold_groups(text, &toks, (a, b), &mut ctx, &mut folds);
+        track_assignment(&toks, (a, b), &mut ctx);
+    }
+    if !unwraps.is_empty() {
+        let only = unwraps.len() == 1
+            && unwraps[0].0 == toks[0].start
+            && unwraps[0].1 == toks[toks.len() - 1].end;
+        let new = if only { unwraps.swap_remove(0).2 } else { apply(text, unwraps) };
+        if new != text {
+            return Some(Step::new(
+                "Invoke-Expression wrapper removed (payload evaluated without execution)",
+                new,
+            ));
+        }
+    }
+    untick(text, &toks, &mut folds);
+    if folds.is_empty() {
+        return None;
+    }
+    let new = apply(text, folds);
+    if new == text || new.len() > limits.max_output {
+        return None;
+    }
+    let what = if ctx.notes.is_empty() {
+        "variable substitution".to_string()
+    } else {
+        ctx.notes.join(", ")
+    };
+    Some(Step::new(&format!("constant folding ({what})"), new))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(s: &str) -> Vec<String> {
+        let limits = Limits::for_tests();
+        let mut out = vec![s.to_string()];
+        let mut cur = s.to_string();
+        for _ in 0..20 {
+            match step(&cur, &limits) {
+                Some(st) => {
+                    cur = st.text;
+                    out.push(cur.clone());
+                }
+                None => break,
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn encoded_command_abbreviations() {
+        for flag in ["-e", "-ec", "-en", "-enc", "-EncodedCommand", "/enc", "\u{2013}Enc"] {
+            let cmd = format!("powershell.exe -nop {flag} dwByAGkAdABlAC0AaABvAHMAdAAgADEA");
+            let got = encoded_command(&cmd).map(|s| s.text);
+            assert_eq!(got.as_deref(), Some("write-host 1"), "{flag}");
+        }
+        assert!(encoded_command("powershell -ep bypass -file x.ps1").is_none());
+    }
+
+    #[test]
+    fn iex_wrappers_are_unwrapped() {
+        let cases = [
+            "iex ('wri'+'te-host hi')",
+            "Invoke-Expression \"write-host hi\"",
+            "'write-host hi' | iex",
+            "&('ie'+'x') ('write-host hi')",
+            ". ($env:comspec[4,15,25]-join'') ('write-host hi')",
+            "('write-host hi')|&( $ShellId[1]+$ShellId[13]+'x')",
+            "$a='write-';$b='host hi';iex ($a+$b)",
+            "Set-Variable -Name q -Value 'write-host hi'; iex (Get-Variable q).Value",
+            "I`E`X (\"{1}{0}\" -f 'host hi','write-')",
+        ];
+        for c in cases {
+            let layers = run(c);
+            assert!(layers.iter().any(|l| l.trim().ends_with("write-host hi")), "{c}: {layers:?}");
+        }
+    }
+
+    #[test]
+    fn base64_gzip_payload() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(b"write-host gz").unwrap();
+        let gz = enc.finish().unwrap();
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(gz);
+        let s = format!(
+            "IEX (New-Object IO.StreamReader(New-Object IO.Compression.GzipStream((New-Object IO.MemoryStream(,[Convert]::FromBase64String('{b64}'))),[IO.Compression.CompressionMode]::Decompress))).ReadToEnd()"
+        );
+        let layers = run(&s);
+        assert!(layers.iter().any(|l| l == "write-host gz"), "{layers:?}");
+    }
+}
