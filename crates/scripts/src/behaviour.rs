@@ -423,6 +423,7 @@ pub(crate) fn detect(layers: &[Layer]) -> Vec<Behaviour> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::types::Language;

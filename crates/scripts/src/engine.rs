@@ -134,7 +134,9 @@ pub(crate) fn peel(source: &str, options: &AnalyzeOptions) -> Peeled {
     let mut depth = 0;
     loop {
         if depth >= options.max_depth {
-            limits.note(format!("maximum depth of {} layers reached", options.max_depth));
+            if options.max_depth > 0 && step(cur_lang, &cur, &limits).is_some() {
+                limits.note(format!("maximum depth of {} layers reached", options.max_depth));
+            }
             break;
         }
         let Some(s) = step(cur_lang, &cur, &limits) else { break };

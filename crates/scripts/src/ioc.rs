@@ -229,114 +229,122 @@ fn domain_ok(d: &str, in_url: bool) -> bool {
     TLDS.contains(&tld) && !NOT_DOMAIN_PREFIX.iter().any(|p| d.starts_with(p))
 }
 
-/// Extracts indicators from one text (1-based lines) into `c`.
+/// 1-based line of a byte offset.
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn new(text: &str) -> Lines {
+        Lines(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i).collect())
+    }
+
+    fn of(&self, offset: usize) -> usize {
+        self.0.partition_point(|&nl| nl < offset) + 1
+    }
+}
+
+/// Extracts indicators from one text into `c`. Each pattern runs once over the whole text
+/// (line numbers come from match offsets), which is much faster than per-line scanning.
 fn scan(text: &str, layer: usize, c: &mut Collector) {
-    for (i, line) in text.lines().enumerate() {
+    let lines = Lines::new(text);
+    let ln = |o: usize| lines.of(o);
+    for m in URL.find_iter(text) {
         if c.out.len() >= MAX_IOCS {
             return;
         }
-        let ln = i + 1;
-        // Long base64 lines hold no readable indicators; skip the expensive patterns there.
-        let mut url_hosts: Vec<String> = Vec::new();
-        for m in URL.find_iter(line) {
-            let u = trim_url(m.as_str());
-            let fixed = refang(u);
-            if let Some(h) = host_of(&fixed) {
-                if h.parse::<IpAddr>().is_err() && !domain_ok(h, true) {
-                    continue;
-                }
-                url_hosts.push(h.to_string());
-            } else {
-                continue;
-            }
-            c.add(IocKind::Url, u, layer, ln);
+        let u = trim_url(m.as_str());
+        let fixed = refang(u);
+        let Some(h) = host_of(&fixed) else { continue };
+        if h.parse::<IpAddr>().is_err() && !domain_ok(h, true) {
+            continue;
         }
-        for h in &url_hosts {
-            match h.parse::<IpAddr>() {
-                Ok(IpAddr::V4(_)) => c.add(IocKind::Ipv4, h, layer, ln),
-                Ok(IpAddr::V6(_)) => c.add(IocKind::Ipv6, h, layer, ln),
-                Err(_) => c.add(IocKind::Domain, h, layer, ln),
-            }
+        let h = h.to_string();
+        let line = ln(m.start());
+        c.add(IocKind::Url, u, layer, line);
+        match h.parse::<IpAddr>() {
+            Ok(IpAddr::V4(_)) => c.add(IocKind::Ipv4, &h, layer, line),
+            Ok(IpAddr::V6(_)) => c.add(IocKind::Ipv6, &h, layer, line),
+            Err(_) => c.add(IocKind::Domain, &h, layer, line),
         }
-        for m in IPV4.captures_iter(line) {
-            let raw = &m[1];
-            if refang(raw).parse::<Ipv4Addr>().is_ok() {
-                c.add(IocKind::Ipv4, raw, layer, ln);
-            }
+    }
+    for m in IPV4.captures_iter(text) {
+        let Some(g) = m.get(1) else { continue };
+        if refang(g.as_str()).parse::<Ipv4Addr>().is_ok() {
+            c.add(IocKind::Ipv4, g.as_str(), layer, ln(g.start()));
         }
-        if line.contains(':') {
-            for m in IPV6.captures_iter(line) {
-                let raw = &m[1];
-                if raw.matches(':').count() >= 2
-                    && raw.chars().filter(|c| c.is_ascii_hexdigit()).count() >= 2
-                    && raw.parse::<Ipv6Addr>().is_ok()
-                {
-                    c.add(IocKind::Ipv6, raw, layer, ln);
-                }
-            }
+    }
+    for m in IPV6.captures_iter(text) {
+        let Some(g) = m.get(1) else { continue };
+        let raw = g.as_str();
+        if raw.matches(':').count() >= 2
+            && raw.chars().filter(|c| c.is_ascii_hexdigit()).count() >= 2
+            && raw.parse::<Ipv6Addr>().is_ok()
+        {
+            c.add(IocKind::Ipv6, raw, layer, ln(g.start()));
         }
-        for m in DOMAIN.captures_iter(line) {
-            let d = &m[1];
-            if domain_ok(d, false) && refang(d).parse::<Ipv4Addr>().is_err() {
-                c.add(IocKind::Domain, d, layer, ln);
-            }
+    }
+    for m in DOMAIN.captures_iter(text) {
+        let Some(g) = m.get(1) else { continue };
+        let d = g.as_str();
+        if domain_ok(d, false) && refang(d).parse::<Ipv4Addr>().is_err() {
+            c.add(IocKind::Domain, d, layer, ln(g.start()));
         }
-        for m in HASH.captures_iter(line) {
-            let h = &m[1];
-            // All-digit or all-letter runs are not digests.
-            if h.chars().all(|c| c.is_ascii_digit()) || h.chars().all(|c| c.is_ascii_alphabetic()) {
-                continue;
-            }
-            let kind = match h.len() {
-                32 => IocKind::Md5,
-                40 => IocKind::Sha1,
-                _ => IocKind::Sha256,
+    }
+    for m in HASH.captures_iter(text) {
+        let Some(g) = m.get(1) else { continue };
+        let h = g.as_str();
+        // All-digit or all-letter runs are not digests.
+        if h.chars().all(|c| c.is_ascii_digit()) || h.chars().all(|c| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        let kind = match h.len() {
+            32 => IocKind::Md5,
+            40 => IocKind::Sha1,
+            _ => IocKind::Sha256,
+        };
+        c.add(kind, h, layer, ln(g.start()));
+    }
+    for m in EMAIL.captures_iter(text) {
+        let Some(g) = m.get(1) else { continue };
+        let e = g.as_str();
+        if domain_ok(e.rsplit(['@', ']']).next().unwrap_or(""), false) {
+            c.add(IocKind::Email, e, layer, ln(g.start()));
+        }
+    }
+    for m in WIN_PATH.find_iter(text) {
+        let p = m.as_str().trim_end_matches(['.', ' ', '\\']);
+        if p.len() > 3 {
+            c.add(IocKind::FilePath, p, layer, ln(m.start()));
+        }
+    }
+    let groups: [(&Regex, IocKind); 7] = [
+        (&UNIX_PATH, IocKind::FilePath),
+        (&REGISTRY, IocKind::RegistryKey),
+        (&PIPE, IocKind::NamedPipe),
+        (&UA, IocKind::UserAgent),
+        (&CVE, IocKind::Cve),
+        (&ETH, IocKind::EthereumWallet),
+        (&XMR, IocKind::MoneroWallet),
+    ];
+    for (r, kind) in groups {
+        for m in r.captures_iter(text) {
+            let Some(g) = m.get(1) else { continue };
+            let v = match kind {
+                IocKind::RegistryKey => g.as_str().trim_end_matches(['\\', ' ']).to_string(),
+                IocKind::UserAgent => g.as_str().trim().to_string(),
+                IocKind::Cve => g.as_str().to_ascii_uppercase(),
+                _ => g.as_str().to_string(),
             };
-            c.add(kind, h, layer, ln);
+            c.add(kind, &v, layer, ln(g.start()));
         }
-        if line.contains('@') || line.contains("[at]") {
-            for m in EMAIL.captures_iter(line) {
-                let e = &m[1];
-                if domain_ok(e.rsplit(['@', ']']).next().unwrap_or(""), false) {
-                    c.add(IocKind::Email, e, layer, ln);
-                }
-            }
-        }
-        for m in WIN_PATH.find_iter(line) {
-            let p = m.as_str().trim_end_matches(['.', ' ', '\\']);
-            if p.len() > 3 {
-                c.add(IocKind::FilePath, p, layer, ln);
-            }
-        }
-        for m in UNIX_PATH.captures_iter(line) {
-            c.add(IocKind::FilePath, &m[1], layer, ln);
-        }
-        for m in REGISTRY.captures_iter(line) {
-            c.add(IocKind::RegistryKey, m[1].trim_end_matches(['\\', ' ']), layer, ln);
-        }
-        for m in PIPE.captures_iter(line) {
-            c.add(IocKind::NamedPipe, &m[1], layer, ln);
-        }
-        for m in UA.captures_iter(line) {
-            c.add(IocKind::UserAgent, m[1].trim(), layer, ln);
-        }
-        for m in CVE.captures_iter(line) {
-            c.add(IocKind::Cve, &m[1].to_ascii_uppercase(), layer, ln);
-        }
-        for m in ETH.captures_iter(line) {
-            c.add(IocKind::EthereumWallet, &m[1], layer, ln);
-        }
-        for m in BTC.captures_iter(line) {
-            let w = &m[1];
-            let mixed = w.chars().any(|c| c.is_ascii_uppercase())
-                && w.chars().any(|c| c.is_ascii_lowercase())
-                && w.chars().any(|c| c.is_ascii_digit());
-            if w.starts_with("bc1") || mixed {
-                c.add(IocKind::BitcoinWallet, w, layer, ln);
-            }
-        }
-        for m in XMR.captures_iter(line) {
-            c.add(IocKind::MoneroWallet, &m[1], layer, ln);
+    }
+    for m in BTC.captures_iter(text) {
+        let Some(g) = m.get(1) else { continue };
+        let w = g.as_str();
+        let mixed = w.chars().any(|c| c.is_ascii_uppercase())
+            && w.chars().any(|c| c.is_ascii_lowercase())
+            && w.chars().any(|c| c.is_ascii_digit());
+        if w.starts_with("bc1") || mixed {
+            c.add(IocKind::BitcoinWallet, w, layer, ln(g.start()));
         }
     }
 }
@@ -366,6 +374,7 @@ pub fn extract_iocs(text: &str) -> Vec<Ioc> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -123,6 +123,7 @@ pub fn detect_language(text: &str) -> Language {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

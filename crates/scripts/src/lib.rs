@@ -54,8 +54,24 @@ pub fn analyze(source: &str, options: &AnalyzeOptions) -> Analysis {
     } else {
         source
     };
-    let peeled = engine::peel(source, options);
     let empty = source.trim().is_empty() || decode::printable_ratio(source) < 0.5;
+    // Binary input is not a script: only its printable strings are searched for indicators.
+    let binary = empty && !source.trim().is_empty();
+    let strings;
+    let strings_opts = AnalyzeOptions { max_depth: 0, ..options.clone() };
+    let (source, options) = if binary {
+        strings = printable_runs(source, options.max_input_bytes);
+        (strings.as_str(), &strings_opts)
+    } else {
+        (source, options)
+    };
+    let mut peeled = engine::peel(source, options);
+    if binary {
+        peeled.notes.insert(
+            0,
+            "input is binary, not script text: only its printable strings were searched".into(),
+        );
+    }
     let iocs = ioc::extract(&peeled.layers, options.max_kept_bytes.max(1 << 20));
     let behaviours = behaviour::detect(&peeled.layers);
     let texts: Vec<&str> = peeled.layers.iter().map(|l| decode::cut(&l.text, 1 << 20)).collect();
@@ -76,6 +92,30 @@ pub fn analyze(source: &str, options: &AnalyzeOptions) -> Analysis {
     };
     a.explanation = report::explain(&a);
     a
+}
+
+/// Runs of at least 6 printable ASCII characters, one per line (like `strings`).
+fn printable_runs(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    for c in text.chars() {
+        if c.is_ascii_graphic() || c == ' ' {
+            run.push(c);
+            continue;
+        }
+        if run.len() >= 6 {
+            out.push_str(&run);
+            out.push('\n');
+            if out.len() > max {
+                break;
+            }
+        }
+        run.clear();
+    }
+    if run.len() >= 6 {
+        out.push_str(&run);
+    }
+    out
 }
 
 /// Analyzes raw bytes (a file): UTF-16 (with or without BOM) and UTF-8 are recognised.

@@ -111,10 +111,11 @@ pub(crate) fn cmd_step(text: &str, limits: &Limits) -> Option<Step> {
         if uncareted != line {
             changed = true;
         }
-        if let Some(c) = CMD_SET.captures(&uncareted) {
-            if vars.len() < 10_000 && c[2].len() <= limits.max_output {
-                vars.insert(c[1].to_ascii_lowercase(), c[2].to_string());
-            }
+        if let Some(c) = CMD_SET.captures(&uncareted)
+            && vars.len() < 10_000
+            && c[2].len() <= limits.max_output
+        {
+            vars.insert(c[1].to_ascii_lowercase(), c[2].to_string());
         }
         out.push_str(&uncareted);
         if out.len() > limits.max_output {
@@ -146,14 +147,15 @@ fn uncaret(line: &str) -> String {
         if c == '"' {
             in_q = !in_q;
         }
-        if c == '^' && !in_q {
-            if let Some(&n) = chars.peek() {
-                if n != '\n' && n != '\r' {
-                    out.push(n);
-                    chars.next();
-                    continue;
-                }
-            }
+        if c == '^'
+            && !in_q
+            && let Some(&n) = chars.peek()
+            && n != '\n'
+            && n != '\r'
+        {
+            out.push(n);
+            chars.next();
+            continue;
         }
         out.push(c);
     }
@@ -171,7 +173,10 @@ static_re!(
     r#"base64\s+(?:-d|--decode|-D)\s*<<<\s*['"]?([A-Za-z0-9+/=]{8,})['"]?[^\n]*"#
 );
 static_re!(BASH_ANSI, r"\$'((?:[^'\\]|\\.)*)'");
-static_re!(BASH_PRINTF, r#"printf\s+(['"])((?:\\x[0-9a-fA-F]{2}|\\[0-7]{3})+)\1"#);
+static_re!(
+    BASH_PRINTF,
+    r#"printf\s+(?:'((?:\\x[0-9a-fA-F]{2}|\\[0-7]{3})+)'|"((?:\\x[0-9a-fA-F]{2}|\\[0-7]{3})+)")"#
+);
 static_re!(
     BASH_REV,
     r#"(?:echo\s+['"]?([^'"|\n]+?)['"]?\s*\|\s*rev|rev\s*<<<\s*['"]?([^'"\n]+?)['"]?)\b"#
@@ -207,12 +212,12 @@ fn c_escapes(s: &str) -> String {
                         .iter()
                         .take_while(|c| c.is_ascii_hexdigit())
                         .collect();
-                    if h.len() == 4 {
-                        if let Some(c) = u32::from_str_radix(&h, 16).ok().and_then(char::from_u32) {
-                            out.push(c);
-                            i += 6;
-                            continue;
-                        }
+                    if h.len() == 4
+                        && let Some(c) = u32::from_str_radix(&h, 16).ok().and_then(char::from_u32)
+                    {
+                        out.push(c);
+                        i += 6;
+                        continue;
                     }
                 }
                 '0'..='7' => {
@@ -262,10 +267,10 @@ fn sh_quote(s: &str) -> String {
 /// bash/sh: `base64 -d | sh`, `$'\x..'`, `printf`, `rev`, `eval`, variable splicing.
 pub(crate) fn bash_step(text: &str, limits: &Limits) -> Option<Step> {
     for r in [&*BASH_B64, &*BASH_B64_HERE] {
-        if let Some(c) = r.captures(text) {
-            if let Some(t) = b64_text(&c[1], limits) {
-                return Some(Step::new("base64 -d | sh", t));
-            }
+        if let Some(c) = r.captures(text)
+            && let Some(t) = b64_text(&c[1], limits)
+        {
+            return Some(Step::new("base64 -d | sh", t));
         }
     }
     if let Some(c) = BASH_EVAL.captures(text) {
@@ -283,9 +288,9 @@ pub(crate) fn bash_step(text: &str, limits: &Limits) -> Option<Step> {
     if let Some(t) = replace_all(&BASH_ANSI, text, |c| Some(sh_quote(&c_escapes(&c[1])))) {
         return Some(Step::new("$'\\x..' ANSI-C string decoded", t));
     }
-    if let Some(t) =
-        replace_all(&BASH_PRINTF, text, |c| Some(format!("echo {}", sh_quote(&c_escapes(&c[2])))))
-    {
+    if let Some(t) = replace_all(&BASH_PRINTF, text, |c| {
+        Some(format!("echo {}", sh_quote(&c_escapes(c.get(1).or_else(|| c.get(2))?.as_str()))))
+    }) {
         return Some(Step::new("printf escapes decoded", t));
     }
     if let Some(t) = replace_all(&BASH_REV, text, |c| {
@@ -377,25 +382,26 @@ fn percent_decode(s: &str) -> String {
     let mut out: Vec<u16> = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 5 < b.len() + 0 && (b[i + 1] == b'u' || b[i + 1] == b'U') {
-            if let Some(v) = std::str::from_utf8(&b[i + 2..(i + 6).min(b.len())])
+        if b[i] == b'%'
+            && i + 5 < b.len()
+            && (b[i + 1] == b'u' || b[i + 1] == b'U')
+            && let Some(v) = std::str::from_utf8(&b[i + 2..(i + 6).min(b.len())])
                 .ok()
                 .and_then(|h| u16::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 6;
-                continue;
-            }
+        {
+            out.push(v);
+            i += 6;
+            continue;
         }
-        if b[i] == b'%' && i + 2 < b.len() + 0 {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
                 .ok()
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(u16::from(v));
-                i += 3;
-                continue;
-            }
+        {
+            out.push(u16::from(v));
+            i += 3;
+            continue;
         }
         out.push(u16::from(b[i]));
         i += 1;
@@ -625,17 +631,38 @@ pub(crate) fn python_step(text: &str, limits: &Limits) -> Option<Step> {
     None
 }
 
-/// Unknown language: nothing safe to assume beyond the command-line checks in the engine.
-pub(crate) fn generic_step(_text: &str, _limits: &Limits) -> Option<Step> {
+/// Unknown language: PowerShell's special-character encodings (`${;}=+$()`) defeat keyword
+/// detection, so PowerShell passes are tried when the text has its variable syntax.
+pub(crate) fn generic_step(text: &str, limits: &Limits) -> Option<Step> {
+    if text.contains("${") || text.contains("$(") {
+        return crate::powershell::step(text, limits).map(|s| s.with_lang(Language::PowerShell));
+    }
     None
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     fn lim() -> Limits {
         Limits::for_tests()
+    }
+
+    #[test]
+    fn every_pass_runs_on_plain_text() {
+        // Forces every static regex to compile: a bad pattern would panic here, not in use.
+        let l = lim();
+        for t in ["plain text", "x", ""] {
+            assert!(cmd_step(t, &l).is_none());
+            assert!(bash_step(t, &l).is_none());
+            assert!(js_step(t, &l).is_none());
+            assert!(vba_step(t, &l).is_none());
+            assert!(python_step(t, &l).is_none());
+            assert!(generic_step(t, &l).is_none());
+        }
+        let t = bash_step("printf '\\x68\\x69'", &l).unwrap().text;
+        assert_eq!(t, "echo 'hi'");
     }
 
     #[test]

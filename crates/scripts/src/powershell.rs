@@ -35,10 +35,13 @@ pub(crate) fn step(text: &str, limits: &Limits) -> Option<Step> {
     if let Some(s) = base64_payload(text, limits) {
         return Some(s);
     }
-    if text.len() <= MAX_EVAL_TEXT {
-        if let Some(s) = fold_and_unwrap(text, limits) {
-            return Some(s);
-        }
+    if let Some(s) = whitespace_encoding(text) {
+        return Some(s);
+    }
+    if text.len() <= MAX_EVAL_TEXT
+        && let Some(s) = fold_and_unwrap(text, limits)
+    {
+        return Some(s);
     }
     None
 }
@@ -143,6 +146,37 @@ fn base64_payload(text: &str, limits: &Limits) -> Option<Step> {
         }
     }
     best
+}
+
+static WS_LITERAL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"'([ \t]{16,})'").expect("invariant: static regex"));
+
+/// Invoke-Obfuscation whitespace encoding: each character code is written as runs of spaces
+/// between tabs (digit = run length - 1), characters separated by two tabs.
+fn whitespace_encoding(text: &str) -> Option<Step> {
+    let lit = WS_LITERAL.captures(text)?.get(1)?.as_str();
+    if !lit.contains("\t\t") || !contains_ci(text, "split") {
+        return None;
+    }
+    let mut out = String::new();
+    for chunk in lit.split("\t\t") {
+        let mut digits = String::new();
+        for part in chunk.split('\t') {
+            let d = part.len().checked_sub(1)?;
+            if d > 9 {
+                return None;
+            }
+            digits.push(char::from(b'0' + d as u8));
+        }
+        if digits.is_empty() {
+            continue;
+        }
+        out.push(char::from_u32(digits.parse().ok()?)?);
+    }
+    if out.trim().is_empty() || decode::ascii_ratio(&out) < 0.9 {
+        return None;
+    }
+    Some(Step::new("whitespace encoding (spaces and tabs) decoded", out))
 }
 
 fn contains_ci(hay: &str, needle: &str) -> bool {
@@ -297,17 +331,18 @@ fn eval_range(toks: &[Token], a: usize, b: usize, ctx: &mut Ctx) -> Option<V> {
 /// Finds the Invoke-Expression payload of one statement.
 fn unwrap_statement(toks: &[Token], (a, b): Range, ctx: &mut Ctx) -> Option<String> {
     // Prefix form: `iex <expr>`, `&('iex') <expr>`, `Invoke-Command -ScriptBlock ([scriptblock]::Create(..))`.
-    if let Some(after) = invoker_at(toks, a, b, ctx) {
-        if let Some(v) = eval_range(toks, after, b, ctx) {
-            return payload_text(v);
-        }
+    if let Some(after) = invoker_at(toks, a, b, ctx)
+        && let Some(v) = eval_range(toks, after, b, ctx)
+    {
+        return payload_text(v);
     }
     if let Tok::Word(w) = &toks[a].tok {
         let w = w.to_ascii_lowercase();
-        if (w == "invoke-command" || w == "icm") && a + 1 < b {
-            if let Some(V::Block(s)) = eval_range(toks, a + 1, b, ctx) {
-                return Some(s);
-            }
+        if (w == "invoke-command" || w == "icm")
+            && a + 1 < b
+            && let Some(V::Block(s)) = eval_range(toks, a + 1, b, ctx)
+        {
+            return Some(s);
         }
     }
     // `& ([scriptblock]::Create(...))` and `.( ... )` of a block.
@@ -344,45 +379,43 @@ fn track_assignment(toks: &[Token], (a, b): Range, ctx: &mut Ctx) {
         cast = Some(t.clone());
         k += 1;
     }
-    if k + 1 < b {
-        if let (Tok::Var(name), Tok::P(op)) = (&toks[k].tok, &toks[k + 1].tok) {
-            if *op == "=" || *op == "+=" {
-                let name = name.clone();
-                let v = eval_range(toks, k + 2, b, ctx);
-                let v = match (op, v) {
-                    (&"+=", Some(r)) => ctx.vars.get(&name).cloned().and_then(|l| match (l, r) {
-                        (V::Str(x), r) => Some(V::Str(x + &r.to_str()?)),
-                        (V::Int(x), V::Int(y)) => Some(V::Int(x.checked_add(y)?)),
-                        (V::Arr(mut x), r) => {
-                            x.extend(match r {
-                                V::Arr(y) => y,
-                                o => vec![o],
-                            });
-                            Some(V::Arr(x))
-                        }
-                        _ => None,
-                    }),
-                    (_, v) => v,
-                };
-                let v = match (cast, v) {
-                    (Some(t), Some(v)) if t == "string" => v.to_str().map(V::Str),
-                    (_, v) => v,
-                };
-                let too_big =
-                    v.as_ref().is_some_and(|v| matches!(v, V::Str(s) if s.len() > ctx.max_str));
-                match v {
-                    Some(v) if !too_big => {
-                        if ctx.vars.len() < 10_000 {
-                            ctx.vars.insert(name, v);
-                        }
-                    }
-                    _ => {
-                        ctx.vars.remove(&name);
-                    }
+    if k + 1 < b
+        && let (Tok::Var(name), Tok::P(op)) = (&toks[k].tok, &toks[k + 1].tok)
+        && (*op == "=" || *op == "+=")
+    {
+        let name = name.clone();
+        let v = eval_range(toks, k + 2, b, ctx);
+        let v = match (op, v) {
+            (&"+=", Some(r)) => ctx.vars.get(&name).cloned().and_then(|l| match (l, r) {
+                (V::Str(x), r) => Some(V::Str(x + &r.to_str()?)),
+                (V::Int(x), V::Int(y)) => Some(V::Int(x.checked_add(y)?)),
+                (V::Arr(mut x), r) => {
+                    x.extend(match r {
+                        V::Arr(y) => y,
+                        o => vec![o],
+                    });
+                    Some(V::Arr(x))
                 }
-                return;
+                _ => None,
+            }),
+            (_, v) => v,
+        };
+        let v = match (cast, v) {
+            (Some(t), Some(v)) if t == "string" => v.to_str().map(V::Str),
+            (_, v) => v,
+        };
+        let too_big = v.as_ref().is_some_and(|v| matches!(v, V::Str(s) if s.len() > ctx.max_str));
+        match v {
+            Some(v) if !too_big => {
+                if ctx.vars.len() < 10_000 {
+                    ctx.vars.insert(name, v);
+                }
+            }
+            _ => {
+                ctx.vars.remove(&name);
             }
         }
+        return;
     }
     // Set-Variable / sv / Set-Item variable:x / si
     if let Tok::Word(w) = &toks[a].tok {
@@ -567,11 +600,12 @@ fn fold_and_unwrap(text: &str, limits: &Limits) -> Option<Step> {
             limits.note("evaluation budget exhausted; later statements were not evaluated".into());
             break;
         }
-        if let Some(payload) = unwrap_statement(&toks, (a, b), &mut ctx) {
-            if payload.len() <= limits.max_output && !payload.trim().is_empty() {
-                unwraps.push((toks[a].start, toks[b - 1].end, payload));
-                continue;
-            }
+        if let Some(payload) = unwrap_statement(&toks, (a, b), &mut ctx)
+            && payload.len() <= limits.max_output
+            && !payload.trim().is_empty()
+        {
+            unwraps.push((toks[a].start, toks[b - 1].end, payload));
+            continue;
         }
         fold_groups(text, &toks, (a, b), &mut ctx, &mut folds);
         track_assignment(&toks, (a, b), &mut ctx);
@@ -605,6 +639,7 @@ fn fold_and_unwrap(text: &str, limits: &Limits) -> Option<Step> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -666,5 +701,18 @@ mod tests {
         );
         let layers = run(&s);
         assert!(layers.iter().any(|l| l == "write-host gz"), "{layers:?}");
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod ws_tests {
+    use super::*;
+
+    #[test]
+    fn whitespace_encoded_literal() {
+        // "hi" = 104 105: runs 2,1,5 / 2,1,6 spaces.
+        let s = "'  \t \t     \t\t  \t \t      ' | % {$S = $_ -Split '\t\t'}";
+        assert_eq!(whitespace_encoding(s).map(|s| s.text).as_deref(), Some("hi"));
     }
 }

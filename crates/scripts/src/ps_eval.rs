@@ -203,9 +203,78 @@ impl<'a> Eval<'a> {
     /// Evaluates the whole slice as one expression; `None` unless every token is consumed.
     pub(crate) fn eval_all(&mut self) -> Option<V> {
         self.skip_newlines();
-        let v = self.expr()?;
+        let v = self.pipeline()?;
         self.skip_newlines();
         if self.pos == self.toks.len() { Some(v) } else { None }
+    }
+
+    /// `expr | % { body } | ? { body }`: ForEach-Object / Where-Object stages over `$_`.
+    fn pipeline(&mut self) -> Option<V> {
+        let mut v = self.expr()?;
+        while is(self.peek(), "|") {
+            let stage = self.toks.get(self.pos + 1)?;
+            let kind = match &stage.tok {
+                Tok::P("%") => 'f',
+                Tok::Word(w)
+                    if matches!(w.to_ascii_lowercase().as_str(), "foreach-object" | "foreach") =>
+                {
+                    'f'
+                }
+                Tok::Word(w)
+                    if matches!(
+                        w.to_ascii_lowercase().as_str(),
+                        "?" | "where-object" | "where"
+                    ) =>
+                {
+                    'w'
+                }
+                Tok::Other if self.ctx.depth < MAX_DEPTH => return None,
+                _ => return None,
+            };
+            let open = self.pos + 2;
+            if !is(self.toks.get(open), "{") {
+                return None;
+            }
+            let close = block_end(self.toks, open)?;
+            let body = &self.toks[open + 1..close];
+            self.pos = close + 1;
+            let items = match v {
+                V::Null => vec![],
+                V::Arr(a) => a,
+                V::Bytes(b) => b.into_iter().map(|x| V::Int(i64::from(x))).collect(),
+                other => vec![other],
+            };
+            let saved = self.ctx.vars.remove("_");
+            let mut out = Vec::with_capacity(items.len());
+            for it in items {
+                self.ctx.spend(4)?;
+                self.ctx.vars.insert("_".into(), it.clone());
+                self.ctx.depth += 1;
+                let r = if self.ctx.depth > MAX_DEPTH {
+                    None
+                } else {
+                    Eval::new(body, self.ctx).eval_all()
+                };
+                self.ctx.depth -= 1;
+                let r = r?;
+                if kind == 'f' {
+                    match r {
+                        V::Null => {}
+                        V::Arr(a) => out.extend(a),
+                        o => out.push(o),
+                    }
+                } else if truthy(&r) {
+                    out.push(it);
+                }
+            }
+            match saved {
+                Some(s) => self.ctx.vars.insert("_".into(), s),
+                None => self.ctx.vars.remove("_"),
+            };
+            self.ctx.note("pipeline ForEach-Object");
+            v = if out.len() == 1 { out.pop()? } else { V::Arr(out) };
+        }
+        Some(v)
     }
 
     pub(crate) fn expr(&mut self) -> Option<V> {
@@ -566,7 +635,7 @@ impl<'a> Eval<'a> {
             self.no_comma = saved;
             return Some(V::Null);
         }
-        let v = self.expr();
+        let v = self.pipeline();
         self.skip_newlines();
         let ok = self.eat(close);
         self.no_comma = saved;
@@ -675,6 +744,36 @@ impl<'a> Eval<'a> {
         }
         if indexed { Ctx::auto_var(bare).map(|s| V::Str(s.to_string())) } else { None }
     }
+}
+
+fn truthy(v: &V) -> bool {
+    match v {
+        V::Null => false,
+        V::Bool(b) => *b,
+        V::Int(i) => *i != 0,
+        V::Char(c) => *c != '\0',
+        V::Str(s) => !s.is_empty(),
+        V::Arr(a) => !a.is_empty(),
+        _ => true,
+    }
+}
+
+/// Index of the `}` closing the `{` at `open`.
+fn block_end(toks: &[Token], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (k, t) in toks.iter().enumerate().skip(open) {
+        match t.tok {
+            Tok::P("{") | Tok::P("@{") => depth += 1,
+            Tok::P("}") => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(k);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Tokenizes and evaluates `src` as one expression.
@@ -856,11 +955,9 @@ fn member(v: &V, name: &str, stat: bool) -> Option<V> {
 
 fn call(v: &V, name: &str, args: &[V], stat: bool, ctx: &mut Ctx) -> Option<V> {
     ctx.spend(8)?;
-    if stat {
-        if let V::Type(t) = v {
-            let t = t.trim_start_matches("system.");
-            return static_call(t, name, args, ctx);
-        }
+    if stat && let V::Type(t) = v {
+        let t = t.trim_start_matches("system.");
+        return static_call(t, name, args, ctx);
     }
     match v {
         V::Enc(e) if name == "getstring" => {
@@ -1121,6 +1218,7 @@ fn regex_replace(s: &str, pat: &str, rep: &str, ci: bool) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -1144,7 +1242,12 @@ mod tests {
                 .as_deref(),
             Some("iex")
         );
-        assert_eq!(ev("((105,101,120) | % {$_})").as_deref(), None);
+        assert_eq!(ev("((105,101,120) | % {[char]$_}) -join ''").as_deref(), Some("iex"));
+        assert_eq!(
+            ev("(('69x65x78' -split 'x' | ? {$_} | % {[char][convert]::ToInt16($_,16)}) -join '')")
+                .as_deref(),
+            Some("iex")
+        );
         assert_eq!(ev("[string]::Join('', ([char[]]'xei')[2,1,0])").as_deref(), Some("iex"));
         assert_eq!(ev("(73 -bxor 0)").as_deref(), Some("73"));
     }

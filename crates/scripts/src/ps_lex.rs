@@ -141,7 +141,6 @@ pub(crate) fn lex(src: &str, max_tokens: usize) -> Vec<Token> {
                         | Tok::P(")")
                         | Tok::P("]")
                         | Tok::P("}")
-                        | Tok::Type(_)
                 )
             });
         let push = |tok: Tok, end: usize, out: &mut Vec<Token>| {
@@ -623,6 +622,7 @@ pub(crate) fn parse_expandable(raw: &str) -> Vec<Part> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

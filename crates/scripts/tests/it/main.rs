@@ -1,1 +1,7 @@
+//! Integration tests of bulwark-scripts against the shared corpora and hostile inputs.
+#![allow(clippy::unwrap_used)]
+
+mod fuzz;
+mod revoke;
+mod robust;
 mod unit42;
