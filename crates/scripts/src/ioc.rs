@@ -20,33 +20,35 @@ const DOT: &str = r"(?:\.|\[\.\]|\(\.\)|\{\.\}|\[dot\])";
 
 static URL: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"(?i)\b(?:https?|hxxps?|h\[tt\]ps?|hxxp|ftp|fxp|sftp|wss?)(?:://|\[:\]//|\[://\])(?:[^\s'"<>(){}`,;|\\\[\]^]|\[\.\]|\(\.\)|\{\.\}|\[dot\])+"#,
+        r#"(?i)(?-u:\b)(?:https?|hxxps?|h\[tt\]ps?|hxxp|ftp|fxp|sftp|wss?)(?:://|\[:\]//|\[://\])(?:[^\s'"<>(){}`,;|\\\[\]^]|\[\.\]|\(\.\)|\{\.\}|\[dot\])+"#,
     )
 });
 static IPV4: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
-        r"(?:^|[^\w.])((?:25[0-5]|2[0-4]\d|1?\d?\d){DOT}(?:25[0-5]|2[0-4]\d|1?\d?\d){DOT}(?:25[0-5]|2[0-4]\d|1?\d?\d){DOT}(?:25[0-5]|2[0-4]\d|1?\d?\d))(?:$|[^\w.]|\.(?:$|[^\w]))"
+        r"(?:^|[^0-9A-Za-z_.])((?:25[0-5]|2[0-4]\d|1?\d?\d){DOT}(?:25[0-5]|2[0-4]\d|1?\d?\d){DOT}(?:25[0-5]|2[0-4]\d|1?\d?\d){DOT}(?:25[0-5]|2[0-4]\d|1?\d?\d))(?:$|[^0-9A-Za-z_.]|\.(?:$|[^0-9A-Za-z_]))"
     ))
 });
 static IPV6: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)(?:^|[^\w:.])((?:[0-9a-f]{1,4}:){1,7}:?(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?|::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4})(?:$|[^\w:.])",
+        r"(?i)(?:^|[^0-9A-Za-z_:.])((?:[0-9a-f]{1,4}:){1,7}:?(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?|::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4})(?:$|[^0-9A-Za-z_:.])",
     )
 });
 static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
-        r"(?i)(?:^|[^\w.@-])((?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?{DOT})+[a-z]{{2,24}})(?:$|[^\w-])"
+        r"(?i)(?:^|[^0-9A-Za-z_.@-])((?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?{DOT})+[a-z]{{2,24}})(?:$|[^0-9A-Za-z_-])"
     ))
 });
 static HASH: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?i)(?:^|[^0-9a-z])([0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})(?:$|[^0-9a-z])")
 });
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    re(&format!(r"(?i)\b([a-z0-9._%+-]+(?:@|\[at\])(?:[a-z0-9-]+{DOT})+[a-z]{{2,24}})\b"))
+    re(&format!(
+        r"(?i)(?-u:\b)([a-z0-9._%+-]+(?:@|\[at\])(?:[a-z0-9-]+{DOT})+[a-z]{{2,24}})(?-u:\b)"
+    ))
 });
 static WIN_PATH: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"(?i)(?:\b[a-z]:\\|%[a-z_]+%\\|\$env:[a-z_]+\\|\\\\[\w.$-]+\\[\w.$-]+\\)(?:[^\\/:*?"<>|\r\n'`;,()\[\]{}]+\\)*[^\\/:*?"<>|\s'`;,()\[\]{}]*"#,
+        r#"(?i)(?:(?-u:\b)[a-z]:\\|%[a-z_]+%\\|\$env:[a-z_]+\\|\\\\[0-9A-Za-z_.$-]+\\[0-9A-Za-z_.$-]+\\)(?:[^\\/:*?"<>|\r\n'`;,()\[\]{}]+\\)*[^\\/:*?"<>|\s'`;,()\[\]{}]*"#,
     )
 });
 static UNIX_PATH: LazyLock<Regex> = LazyLock::new(|| {
@@ -56,22 +58,27 @@ static UNIX_PATH: LazyLock<Regex> = LazyLock::new(|| {
 });
 static REGISTRY: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"(?i)\b((?:HKLM|HKCU|HKCR|HKU|HKCC|HKEY_LOCAL_MACHINE|HKEY_CURRENT_USER|HKEY_CLASSES_ROOT|HKEY_USERS|HKEY_CURRENT_CONFIG)(?::)?(?:\\{1,2}[^\\\s'"`;|)]+)+)"#,
+        r#"(?i)(?-u:\b)((?:HKLM|HKCU|HKCR|HKU|HKCC|HKEY_LOCAL_MACHINE|HKEY_CURRENT_USER|HKEY_CLASSES_ROOT|HKEY_USERS|HKEY_CURRENT_CONFIG)(?::)?(?:\\{1,2}[^\\\s'"`;|)]+)+)"#,
     )
 });
-static PIPE: LazyLock<Regex> = LazyLock::new(|| re(r#"(?i)(\\\\[\w.]+\\pipe\\[^\s'"`;,)\\]+)"#));
+static PIPE: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?i)(\\\\[0-9A-Za-z_.]+\\pipe\\[^\s'"`;,)\\]+)"#));
 static UA: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"(Mozilla/\d\.\d \([^)\r\n'"]+\)[^'"\r\n;]*|(?:curl|Wget|python-requests|PowerShell)/\d[\w.]*)"#,
+        r#"(Mozilla/\d\.\d \([^)\r\n'"]+\)[^'"\r\n;]*|(?:curl|Wget|python-requests|PowerShell)/\d[0-9A-Za-z_.]*)"#,
     )
 });
-static CVE: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b(CVE-\d{4}-\d{4,7})\b"));
+static CVE: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)(?-u:\b)(CVE-\d{4}-\d{4,7})(?-u:\b)"));
 static BTC: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?:^|[^\w])(bc1[ac-hj-np-z02-9]{25,62}|[13][a-km-zA-HJ-NP-Z1-9]{25,34})(?:$|[^\w])")
+    re(
+        r"(?:^|[^0-9A-Za-z_])(bc1[ac-hj-np-z02-9]{25,62}|[13][a-km-zA-HJ-NP-Z1-9]{25,34})(?:$|[^0-9A-Za-z_])",
+    )
 });
-static ETH: LazyLock<Regex> = LazyLock::new(|| re(r"(?:^|[^\w])(0x[a-fA-F0-9]{40})(?:$|[^\w])"));
-static XMR: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?:^|[^\w])(4[0-9AB][1-9A-HJ-NP-Za-km-z]{93})(?:$|[^\w])"));
+static ETH: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?:^|[^0-9A-Za-z_])(0x[a-fA-F0-9]{40})(?:$|[^0-9A-Za-z_])"));
+static XMR: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?:^|[^0-9A-Za-z_])(4[0-9AB][1-9A-HJ-NP-Za-km-z]{93})(?:$|[^0-9A-Za-z_])")
+});
 
 /// Top-level domains accepted for bare (not URL) domain names. File extensions that are also
 /// country codes (`.sh`, `.py`, `.pl`, `.ps`, `.exe`-like) are left out on purpose.
@@ -247,9 +254,14 @@ impl Lines {
 fn scan(text: &str, layer: usize, c: &mut Collector) {
     let lines = Lines::new(text);
     let ln = |o: usize| lines.of(o);
+    // Repeated raw matches are handled once (first line wins): large scripts repeat a lot.
+    let mut done: HashSet<(u8, &str)> = HashSet::new();
     for m in URL.find_iter(text) {
         if c.out.len() >= MAX_IOCS {
             return;
+        }
+        if !done.insert((0, m.as_str())) {
+            continue;
         }
         let u = trim_url(m.as_str());
         let fixed = refang(u);
@@ -268,12 +280,20 @@ fn scan(text: &str, layer: usize, c: &mut Collector) {
     }
     for m in IPV4.captures_iter(text) {
         let Some(g) = m.get(1) else { continue };
+        if !done.insert((1, g.as_str())) {
+            continue;
+        }
         if refang(g.as_str()).parse::<Ipv4Addr>().is_ok() {
             c.add(IocKind::Ipv4, g.as_str(), layer, ln(g.start()));
         }
     }
-    for m in IPV6.captures_iter(text) {
+    let has_colon = text.contains("::") || text.matches(':').nth(4).is_some();
+    let v6 = if has_colon { Some(IPV6.captures_iter(text)) } else { None };
+    for m in v6.into_iter().flatten() {
         let Some(g) = m.get(1) else { continue };
+        if !done.insert((2, g.as_str())) {
+            continue;
+        }
         let raw = g.as_str();
         if raw.matches(':').count() >= 2
             && raw.chars().filter(|c| c.is_ascii_hexdigit()).count() >= 2
@@ -284,6 +304,9 @@ fn scan(text: &str, layer: usize, c: &mut Collector) {
     }
     for m in DOMAIN.captures_iter(text) {
         let Some(g) = m.get(1) else { continue };
+        if !done.insert((3, g.as_str())) {
+            continue;
+        }
         let d = g.as_str();
         if domain_ok(d, false) && refang(d).parse::<Ipv4Addr>().is_err() {
             c.add(IocKind::Domain, d, layer, ln(g.start()));
@@ -291,6 +314,9 @@ fn scan(text: &str, layer: usize, c: &mut Collector) {
     }
     for m in HASH.captures_iter(text) {
         let Some(g) = m.get(1) else { continue };
+        if !done.insert((4, g.as_str())) {
+            continue;
+        }
         let h = g.as_str();
         // All-digit or all-letter runs are not digests.
         if h.chars().all(|c| c.is_ascii_digit()) || h.chars().all(|c| c.is_ascii_alphabetic()) {
@@ -303,14 +329,22 @@ fn scan(text: &str, layer: usize, c: &mut Collector) {
         };
         c.add(kind, h, layer, ln(g.start()));
     }
-    for m in EMAIL.captures_iter(text) {
+    let has_at = text.contains('@') || text.contains("[at]");
+    let emails = if has_at { Some(EMAIL.captures_iter(text)) } else { None };
+    for m in emails.into_iter().flatten() {
         let Some(g) = m.get(1) else { continue };
+        if !done.insert((5, g.as_str())) {
+            continue;
+        }
         let e = g.as_str();
         if domain_ok(e.rsplit(['@', ']']).next().unwrap_or(""), false) {
             c.add(IocKind::Email, e, layer, ln(g.start()));
         }
     }
     for m in WIN_PATH.find_iter(text) {
+        if !done.insert((99, m.as_str())) {
+            continue;
+        }
         let p = m.as_str().trim_end_matches(['.', ' ', '\\']);
         if p.len() > 3 {
             c.add(IocKind::FilePath, p, layer, ln(m.start()));
@@ -328,6 +362,9 @@ fn scan(text: &str, layer: usize, c: &mut Collector) {
     for (r, kind) in groups {
         for m in r.captures_iter(text) {
             let Some(g) = m.get(1) else { continue };
+            if !done.insert((6, g.as_str())) {
+                continue;
+            }
             let v = match kind {
                 IocKind::RegistryKey => g.as_str().trim_end_matches(['\\', ' ']).to_string(),
                 IocKind::UserAgent => g.as_str().trim().to_string(),
@@ -339,6 +376,9 @@ fn scan(text: &str, layer: usize, c: &mut Collector) {
     }
     for m in BTC.captures_iter(text) {
         let Some(g) = m.get(1) else { continue };
+        if !done.insert((7, g.as_str())) {
+            continue;
+        }
         let w = g.as_str();
         let mixed = w.chars().any(|c| c.is_ascii_uppercase())
             && w.chars().any(|c| c.is_ascii_lowercase())
