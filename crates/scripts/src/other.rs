@@ -631,13 +631,10 @@ pub(crate) fn python_step(text: &str, limits: &Limits) -> Option<Step> {
     None
 }
 
-/// Unknown language: PowerShell's special-character encodings (`${;}=+$()`) defeat keyword
-/// detection, so PowerShell passes are tried when the text has its variable syntax.
+/// Unknown language: PowerShell's special-character and ticking obfuscations defeat keyword
+/// detection, so the (conservative) PowerShell passes are tried.
 pub(crate) fn generic_step(text: &str, limits: &Limits) -> Option<Step> {
-    if text.contains("${") || text.contains("$(") {
-        return crate::powershell::step(text, limits).map(|s| s.with_lang(Language::PowerShell));
-    }
-    None
+    crate::powershell::step(text, limits).map(|s| s.with_lang(Language::PowerShell))
 }
 
 #[cfg(test)]
@@ -659,7 +656,7 @@ mod tests {
             assert!(js_step(t, &l).is_none());
             assert!(vba_step(t, &l).is_none());
             assert!(python_step(t, &l).is_none());
-            assert!(generic_step(t, &l).is_none());
+            assert!(generic_step(t, &l).is_none(), "{t}");
         }
         let t = bash_step("printf '\\x68\\x69'", &l).unwrap().text;
         assert_eq!(t, "echo 'hi'");

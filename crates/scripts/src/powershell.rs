@@ -32,6 +32,9 @@ pub(crate) fn step(text: &str, limits: &Limits) -> Option<Step> {
     if let Some(s) = encoded_command(text) {
         return Some(s);
     }
+    if let Some(s) = command_line(text) {
+        return Some(s);
+    }
     if let Some(s) = base64_payload(text, limits) {
         return Some(s);
     }
@@ -44,6 +47,77 @@ pub(crate) fn step(text: &str, limits: &Limits) -> Option<Step> {
         return Some(s);
     }
     None
+}
+
+static PS_EXE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)^\s*["']?(?:[^\s"']*[\\/])?(?:powershell|pwsh)(?:\.exe)?["']?"#)
+        .expect("invariant: static regex")
+});
+
+/// `powershell.exe [-flags] [-Command] "<script>"`: the script argument is the next layer.
+fn command_line(text: &str) -> Option<Step> {
+    let m = PS_EXE.find(text)?;
+    let mut rest = text[m.end()..].trim_start();
+    if text[m.end()..].chars().next().is_some_and(|c| !c.is_whitespace()) {
+        return None;
+    }
+    loop {
+        let Some(flag) = rest.strip_prefix(['-', '/', '\u{2013}', '\u{2014}']) else { break };
+        let name_len = flag.find(|c: char| c.is_whitespace()).unwrap_or(flag.len());
+        let name = flag[..name_len].to_ascii_lowercase();
+        let after = flag[name_len..].trim_start();
+        if !name.is_empty() && "command".starts_with(name.as_str()) {
+            rest = after;
+            break;
+        }
+        if name.starts_with('f')
+            || name.starts_with("en")
+            || name == "e"
+            || name == "ec"
+            || name.is_empty()
+        {
+            // -File, -EncodedCommand (handled elsewhere), or something odd.
+            return None;
+        }
+        let takes_value = [
+            "windowstyle",
+            "executionpolicy",
+            "version",
+            "inputformat",
+            "outputformat",
+            "configurationname",
+            "psconsolefile",
+            "workingdirectory",
+            "ep",
+            "ex",
+            "w",
+        ]
+        .iter()
+        .any(|f| {
+            f.starts_with(name.as_str())
+                || (name.len() >= 2 && f.starts_with(&name[..2]) && name.starts_with('w'))
+        });
+        rest = after;
+        if takes_value {
+            let v = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+            rest = rest[v..].trim_start();
+        }
+    }
+    let mut script = rest.trim().to_string();
+    for q in ['"', '\''] {
+        if script.len() >= 2 && script.starts_with(q) && script.ends_with(q) {
+            script = script[1..script.len() - 1].to_string();
+            break;
+        }
+    }
+    let script = script.replace("\\\"", "\"");
+    if script.trim().is_empty() || script.len() >= text.len() || script.starts_with('-') {
+        return None;
+    }
+    Some(
+        Step::new("powershell.exe command line unwrapped", script)
+            .with_lang(crate::types::Language::PowerShell),
+    )
 }
 
 fn is_encoded_flag(name: &str) -> bool {
@@ -196,42 +270,48 @@ fn lookup_assigned_literal(text: &str, var: &str) -> Option<String> {
 /// A statement: token index range.
 type Range = (usize, usize);
 
-/// Splits at `;`, newlines and braces (blocks are flattened: straight-line tracking only).
+/// Splits into statements at `;` and newlines outside parentheses. Statements inside script
+/// blocks are emitted too (before the statement that contains the block), so straight-line
+/// tracking sees assignments made in `% { ... }` blocks.
 fn statements(toks: &[Token]) -> Vec<Range> {
+    struct Frame {
+        start: usize,
+        depth: usize,
+    }
     let mut out = Vec::new();
-    let mut depth_stack: Vec<usize> = Vec::new();
-    let mut depth = 0usize;
-    let mut start = 0;
+    let mut stack = vec![Frame { start: 0, depth: 0 }];
     for (i, t) in toks.iter().enumerate() {
+        let Some(top) = stack.last_mut() else { break };
         match &t.tok {
-            Tok::P("(") | Tok::P("$(") | Tok::P("@(") | Tok::P("[") => depth += 1,
-            Tok::P(")") | Tok::P("]") => depth = depth.saturating_sub(1),
+            Tok::P("(") | Tok::P("$(") | Tok::P("@(") | Tok::P("[") => top.depth += 1,
+            Tok::P(")") | Tok::P("]") => top.depth = top.depth.saturating_sub(1),
             Tok::P("{") | Tok::P("@{") => {
-                if start < i {
-                    out.push((start, i));
+                if stack.len() < 256 {
+                    stack.push(Frame { start: i + 1, depth: 0 });
                 }
-                depth_stack.push(depth);
-                depth = 0;
-                start = i + 1;
             }
             Tok::P("}") => {
-                if start < i {
-                    out.push((start, i));
+                if stack.len() > 1 {
+                    if let Some(f) = stack.pop()
+                        && f.start < i
+                    {
+                        out.push((f.start, i));
+                    }
                 }
-                depth = depth_stack.pop().unwrap_or(0);
-                start = i + 1;
             }
-            Tok::P(";") | Tok::P("\n") if depth == 0 => {
-                if start < i {
-                    out.push((start, i));
+            Tok::P(";") | Tok::P("\n") if top.depth == 0 => {
+                if top.start < i {
+                    out.push((top.start, i));
                 }
-                start = i + 1;
+                top.start = i + 1;
             }
             _ => {}
         }
     }
-    if start < toks.len() {
-        out.push((start, toks.len()));
+    while let Some(f) = stack.pop() {
+        if f.start < toks.len() {
+            out.push((f.start, toks.len()));
+        }
     }
     out
 }

@@ -917,6 +917,8 @@ fn index(v: &V, idx: &V) -> Option<V> {
 fn member(v: &V, name: &str, stat: bool) -> Option<V> {
     match (v, name) {
         (V::VarObj(inner), "value") => Some((**inner).clone()),
+        // Regex match objects are modelled as their text.
+        (V::Str(s), "value") => Some(V::Str(s.clone())),
         (V::Str(s), "length") => Some(V::Int(s.chars().count() as i64)),
         (V::Arr(a), "length" | "count") => Some(V::Int(a.len() as i64)),
         (V::Bytes(b), "length" | "count") => Some(V::Int(b.len() as i64)),

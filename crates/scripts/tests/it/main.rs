@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod fuzz;
+mod obfuscation;
 mod revoke;
 mod robust;
 mod unit42;
