@@ -46,6 +46,14 @@ static FAMILIES: LazyLock<Vec<Fam>> = LazyLock::new(|| {
             &[r"(?i)\[IntPtr\]::Size\s*-eq\s*4", r"(?i)ProcessStartInfo", r"(?i)FromBase64String"],
             &[],
         ),
+        fam(
+            "Powerfun Reverse",
+            &[
+                r#"(?i)^\s*\$s\s*=\s*New-Object IO\.MemoryStream\(,\[Convert\]::FromBase64String\(["']H4sI"#,
+                r"(?i)GzipStream",
+            ],
+            &[],
+        ),
         fam("Powerfun Bind", &[r"(?i)Net\.Sockets\.TCPClient", r"(?i)iex\s+\$data"], &[]),
         fam(
             "Veil Stream",
@@ -58,14 +66,18 @@ static FAMILIES: LazyLock<Vec<Fam>> = LazyLock::new(|| {
         fam("TXT C2", &[r"(?i)nslookup\s+-q(uerytype)?=txt", r"(?i)\biex\b"], &[]),
         fam("Remote DLL", &[r"(?i)regsvr32\s+/u\s+/s\s+/i:https?://"], &[]),
         fam("PowerSploit GTS", &[r"(?i)Get-TimedScreenshot"], &[]),
-        fam("DynAmite Launcher", &[r"(?i)DynAmite"], &[]),
+        fam("DynAmite Launcher", &[r"(?i)DynAmite|\\dyna\\"], &[]),
         fam("Remove AV", &[r"(?i)UninstallString", r"(?i)\*AVG\*"], &[]),
         fam("Scheduled Task COM", &[r"(?i)Schedule\.Service", r"(?i)RegisterTaskDefinition"], &[]),
         fam("VB Task", &[r"(?i)\.vbs", r"(?i)FromBase64String", r"(?i)schtasks"], &[]),
         fam("BITSTransfer", &[r"(?i)Start-BitsTransfer"], &[]),
         fam("Downloader Proxy", &[r"(?i)GetSystemWebProxy", r"(?i)DownloadString"], &[]),
         fam("Downloader Kraken", &[r"(?i)GetTempPath\(\)", r"(?i)DownloadFile"], &[]),
-        fam("Downloader DFSP DPL", &[r"(?i)\(\$dpl\s*=", r"(?i)DownloadFile"], &[]),
+        fam(
+            "Downloader DFSP DPL",
+            &[r"(?i)^\s*\(\$\w+\s*=\s*\$env:temp\s*\+", r"(?i)DownloadFile"],
+            &[],
+        ),
         fam(
             "Downloader DFSP 2X",
             &[
@@ -88,10 +100,11 @@ static FAMILIES: LazyLock<Vec<Fam>> = LazyLock::new(|| {
 
 /// Names the family of a script from its layers' texts (outermost first), or `None`.
 pub(crate) fn name(texts: &[&str]) -> Option<String> {
-    for f in FAMILIES.iter() {
-        // Each family is judged layer by layer: an outer launcher must not lend features to an
-        // unrelated inner payload.
-        for t in texts {
+    // Layers are judged one at a time, outermost first: the launcher names the family (a Veil
+    // stager that unpacks shellcode is Veil), and an outer layer never lends features to an
+    // unrelated inner payload.
+    for t in texts {
+        for f in FAMILIES.iter() {
             if f.all.iter().all(|r| r.is_match(t)) && !f.none.iter().any(|r| r.is_match(t)) {
                 return Some(f.name.to_string());
             }

@@ -61,8 +61,7 @@ fn command_line(text: &str) -> Option<Step> {
     if text[m.end()..].chars().next().is_some_and(|c| !c.is_whitespace()) {
         return None;
     }
-    loop {
-        let Some(flag) = rest.strip_prefix(['-', '/', '\u{2013}', '\u{2014}']) else { break };
+    while let Some(flag) = rest.strip_prefix(['-', '/', '\u{2013}', '\u{2014}']) {
         let name_len = flag.find(|c: char| c.is_whitespace()).unwrap_or(flag.len());
         let name = flag[..name_len].to_ascii_lowercase();
         let after = flag[name_len..].trim_start();
@@ -281,22 +280,19 @@ fn statements(toks: &[Token]) -> Vec<Range> {
     let mut out = Vec::new();
     let mut stack = vec![Frame { start: 0, depth: 0 }];
     for (i, t) in toks.iter().enumerate() {
+        let frames = stack.len();
         let Some(top) = stack.last_mut() else { break };
         match &t.tok {
             Tok::P("(") | Tok::P("$(") | Tok::P("@(") | Tok::P("[") => top.depth += 1,
             Tok::P(")") | Tok::P("]") => top.depth = top.depth.saturating_sub(1),
-            Tok::P("{") | Tok::P("@{") => {
-                if stack.len() < 256 {
-                    stack.push(Frame { start: i + 1, depth: 0 });
-                }
+            Tok::P("{") | Tok::P("@{") if frames < 256 => {
+                stack.push(Frame { start: i + 1, depth: 0 });
             }
-            Tok::P("}") => {
-                if stack.len() > 1 {
-                    if let Some(f) = stack.pop()
-                        && f.start < i
-                    {
-                        out.push((f.start, i));
-                    }
+            Tok::P("}") if frames > 1 => {
+                if let Some(f) = stack.pop()
+                    && f.start < i
+                {
+                    out.push((f.start, i));
                 }
             }
             Tok::P(";") | Tok::P("\n") if top.depth == 0 => {

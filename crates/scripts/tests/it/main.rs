@@ -1,6 +1,7 @@
 //! Integration tests of bulwark-scripts against the shared corpora and hostile inputs.
 #![allow(clippy::unwrap_used)]
 
+mod api;
 mod fuzz;
 mod obfuscation;
 mod revoke;
