@@ -41,6 +41,9 @@ pub(crate) fn step(text: &str, limits: &Limits) -> Option<Step> {
     if let Some(s) = whitespace_encoding(text) {
         return Some(s);
     }
+    if let Some(s) = secure_string(text) {
+        return Some(s);
+    }
     if text.len() <= MAX_EVAL_TEXT
         && let Some(s) = fold_and_unwrap(text, limits)
     {
@@ -94,7 +97,7 @@ fn command_line(text: &str) -> Option<Step> {
         .iter()
         .any(|f| {
             f.starts_with(name.as_str())
-                || (name.len() >= 2 && f.starts_with(&name[..2]) && name.starts_with('w'))
+                || (name.starts_with('w') && name.get(..2).is_some_and(|p| f.starts_with(p)))
         });
         rest = after;
         if takes_value {
@@ -219,6 +222,67 @@ fn base64_payload(text: &str, limits: &Limits) -> Option<Step> {
         }
     }
     best
+}
+
+static SECURE_BLOB: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)76492d1116743f0423413b16050a5345([A-Za-z0-9+/=]{16,})")
+        .expect("invariant: static regex")
+});
+
+static SECURE_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)-k(?:ey?)?\s*\(?\s*((?:\d{1,3}\s*,\s*){15,31}\d{1,3}|\d{1,3}\s*\.\.\s*\d{1,3})\s*\)?",
+    )
+    .expect("invariant: static regex")
+});
+
+/// `ConvertTo-SecureString <exported blob> -Key (...)` with the key in the script: the blob is
+/// `76492d1116743f0423413b16050a5345` + base64(UTF-16LE "2|<base64 IV>|<hex AES-CBC data>").
+fn secure_string(text: &str) -> Option<Step> {
+    use aes::cipher::{BlockDecryptMut, KeyIvInit, block_padding::Pkcs7};
+    let blob = SECURE_BLOB.captures(text)?.get(1)?.as_str();
+    let key_src = SECURE_KEY.captures(text)?.get(1)?.as_str();
+    let key: Vec<u8> = if let Some((a, b)) = key_src.split_once("..") {
+        let (a, b): (u8, u8) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+        if a <= b { (a..=b).collect() } else { (b..=a).rev().collect() }
+    } else {
+        key_src.split(',').map(|x| x.trim().parse::<u8>().ok()).collect::<Option<_>>()?
+    };
+    let inner = decode::utf16le(&decode::base64_lenient(blob).ok()?);
+    let mut parts = inner.split('|');
+    let _version = parts.next()?;
+    let iv = decode::base64_lenient(parts.next()?).ok()?;
+    let hex = parts.next()?.trim();
+    if hex.len() % 2 != 0 || iv.len() != 16 {
+        return None;
+    }
+    let mut data: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect::<Option<_>>()?;
+    let plain = match key.len() {
+        16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(&key, &iv)
+            .ok()?
+            .decrypt_padded_mut::<Pkcs7>(&mut data)
+            .ok()?
+            .to_vec(),
+        24 => cbc::Decryptor::<aes::Aes192>::new_from_slices(&key, &iv)
+            .ok()?
+            .decrypt_padded_mut::<Pkcs7>(&mut data)
+            .ok()?
+            .to_vec(),
+        32 => cbc::Decryptor::<aes::Aes256>::new_from_slices(&key, &iv)
+            .ok()?
+            .decrypt_padded_mut::<Pkcs7>(&mut data)
+            .ok()?
+            .to_vec(),
+        _ => return None,
+    };
+    let out = decode::utf16le(&plain);
+    if out.trim().is_empty() || decode::ascii_ratio(&out) < 0.85 {
+        return None;
+    }
+    Some(Step::new("SecureString decrypted with the key embedded in the script (AES-CBC)", out))
 }
 
 static WS_LITERAL: LazyLock<Regex> =

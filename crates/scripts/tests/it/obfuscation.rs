@@ -159,3 +159,22 @@ fn other_languages() {
         assert!(a.final_layer().contains(needle), "{src}\n=> {}", a.final_layer());
     }
 }
+
+#[test]
+fn secure_string_with_embedded_key() {
+    use aes::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
+    let key: Vec<u8> = (1..=16).collect();
+    let iv = [7u8; 16];
+    let plain: Vec<u8> = CRADLE.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+    let ct = cbc::Encryptor::<aes::Aes128>::new_from_slices(&key, &iv)
+        .unwrap()
+        .encrypt_padded_vec_mut::<Pkcs7>(&plain);
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let hex: String = ct.iter().map(|b| format!("{b:02x}")).collect();
+    let inner = format!("2|{}|{hex}", b64(&iv));
+    let blob = format!("76492d1116743f0423413b16050a5345{}", utf16_b64(&inner));
+    let script = format!(
+        "IEX ([Runtime.InteropServices.Marshal]::PtrToStringAuto([Runtime.InteropServices.Marshal]::SecureStringToBSTR(('{blob}' | ConvertTo-SecureString -Key (1..16)))))"
+    );
+    assert_recovers(&script, CRADLE);
+}

@@ -107,3 +107,18 @@ fn self_reproducing_layers_stop() {
     assert_eq!(a.final_layer(), "write-host deep");
     assert_eq!(a.language, Language::PowerShell);
 }
+
+#[test]
+fn odd_unicode_in_command_lines_and_scripts() {
+    for s in [
+        "powershell -\u{e9}x bypass -c 'x'",
+        "powershell -w\u{e9} hidden -enc \u{1f600}",
+        "powershell \u{2013}EncodedCommand \u{2014}",
+        "iex (\"{0}\u{1f600}\" -f '\u{e9}')",
+        "$\u{e9}='a';iex $\u{e9}",
+        "set \u{e9}=1\r\necho %\u{e9}:~0,1%",
+    ] {
+        let a = analyze(s, &AnalyzeOptions::default());
+        assert!(!a.layers.is_empty());
+    }
+}
