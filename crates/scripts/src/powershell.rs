@@ -629,19 +629,27 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// Whether a group uses a string-building operator worth folding. Plain variable references
+/// and ordinary method calls are left alone, so readable scripts stay as written.
 fn has_obfuscation(toks: &[Token]) -> bool {
-    toks.iter().any(|t| match &t.tok {
-        Tok::Op(o) => matches!(
-            o.as_str(),
-            "f" | "join" | "split" | "replace" | "ireplace" | "creplace" | "bxor"
-        ),
-        Tok::P("+") | Tok::P("[") | Tok::P("::") | Tok::P(".") => true,
+    toks.iter().enumerate().any(|(i, t)| match &t.tok {
+        Tok::Op(o) => {
+            matches!(
+                o.as_str(),
+                "f" | "join" | "split" | "replace" | "ireplace" | "creplace" | "bxor"
+            )
+        }
+        Tok::P("+") | Tok::P("::") => true,
+        Tok::P("[") => !t.space_before,
+        Tok::P(".") => matches!(toks.get(i + 1).map(|n| &n.tok), Some(Tok::Word(w)) if matches!(
+            w.to_ascii_lowercase().as_str(),
+            "replace" | "split" | "tochararray" | "substring" | "insert" | "remove" | "trim"
+                | "trimstart" | "trimend" | "tolower" | "toupper" | "getstring" | "invoke"
+        )),
         Tok::Type(t) => t.contains("char") || t == "string",
-        Tok::Var(_) => true,
         _ => false,
     })
 }
-
 /// Collects folding replacements for the groups of one statement (outermost first).
 fn fold_groups(
     src: &str,
@@ -761,6 +769,9 @@ fn fold_and_unwrap(text: &str, limits: &Limits) -> Option<Step> {
                 new,
             ));
         }
+    }
+    if ctx.depth_hit {
+        limits.note("expressions nested deeper than 64 levels were not evaluated".into());
     }
     untick(text, &toks, &mut folds);
     if folds.is_empty() {

@@ -108,15 +108,24 @@ pub(crate) struct Ctx {
     pub fuel: u64,
     pub max_str: usize,
     pub depth: usize,
-    /// Set when any step of the last evaluation used an obfuscation operator.
+    /// Obfuscation operators used by the evaluations (for the layer's technique label).
     pub notes: Vec<&'static str>,
+    /// Set when the nesting guard stopped an evaluation.
+    pub depth_hit: bool,
 }
 
 const MAX_DEPTH: usize = 64;
 
 impl Ctx {
     pub(crate) fn new(max_str: usize) -> Ctx {
-        Ctx { vars: HashMap::new(), fuel: 2_000_000, max_str, depth: 0, notes: Vec::new() }
+        Ctx {
+            vars: HashMap::new(),
+            fuel: 2_000_000,
+            max_str,
+            depth: 0,
+            notes: Vec::new(),
+            depth_hit: false,
+        }
     }
 
     fn spend(&mut self, n: u64) -> Option<()> {
@@ -279,7 +288,12 @@ impl<'a> Eval<'a> {
 
     pub(crate) fn expr(&mut self) -> Option<V> {
         self.ctx.depth += 1;
-        let r = if self.ctx.depth > MAX_DEPTH { None } else { self.bitwise() };
+        let r = if self.ctx.depth > MAX_DEPTH {
+            self.ctx.depth_hit = true;
+            None
+        } else {
+            self.bitwise()
+        };
         self.ctx.depth -= 1;
         r
     }
@@ -471,7 +485,12 @@ impl<'a> Eval<'a> {
 
     fn unary(&mut self) -> Option<V> {
         self.ctx.depth += 1;
-        let r = if self.ctx.depth > MAX_DEPTH { None } else { self.unary_inner() };
+        let r = if self.ctx.depth > MAX_DEPTH {
+            self.ctx.depth_hit = true;
+            None
+        } else {
+            self.unary_inner()
+        };
         self.ctx.depth -= 1;
         r
     }
@@ -780,6 +799,7 @@ fn block_end(toks: &[Token], open: usize) -> Option<usize> {
 pub(crate) fn eval_source(src: &str, ctx: &mut Ctx) -> Option<V> {
     ctx.depth += 1;
     if ctx.depth > MAX_DEPTH {
+        ctx.depth_hit = true;
         ctx.depth -= 1;
         return None;
     }

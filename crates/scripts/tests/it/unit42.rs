@@ -52,8 +52,17 @@ fn unit42_layers_iocs_and_families() {
         (0, 0, 0, 0, 0, 0);
     let mut confusion: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut failures = Vec::new();
-    for r in &rows {
-        let a = analyze(&r.original, &opts);
+    // Two workers: the corpus is the slowest test in debug builds.
+    let half = rows.len() / 2;
+    let analyses: Vec<bulwark_scripts::Analysis> = std::thread::scope(|s| {
+        let (a, b) = rows.split_at(half);
+        let ha = s.spawn(|| a.iter().map(|r| analyze(&r.original, &opts)).collect::<Vec<_>>());
+        let hb = s.spawn(|| b.iter().map(|r| analyze(&r.original, &opts)).collect::<Vec<_>>());
+        let mut v = ha.join().unwrap();
+        v.extend(hb.join().unwrap());
+        v
+    });
+    for (r, a) in rows.iter().zip(analyses) {
         let want = norm(&r.decoded);
         let matches = |t: &str| {
             let n = norm(t);
