@@ -547,9 +547,7 @@ fn track_assignment(toks: &[Token], (a, b): Range, ctx: &mut Ctx) {
         let too_big = v.as_ref().is_some_and(|v| matches!(v, V::Str(s) if s.len() > ctx.max_str));
         match v {
             Some(v) if !too_big => {
-                if ctx.vars.len() < 10_000 {
-                    ctx.vars.insert(name, v);
-                }
+                ctx.set_var(name, v);
             }
             _ => {
                 ctx.vars.remove(&name);
@@ -600,7 +598,7 @@ fn track_assignment(toks: &[Token], (a, b): Range, ctx: &mut Ctx) {
                 }
                 match eval_range(toks, at, b, ctx) {
                     Some(v) => {
-                        ctx.vars.insert(n, v);
+                        ctx.set_var(n, v);
                     }
                     None => {
                         ctx.vars.remove(&n);
@@ -618,7 +616,7 @@ fn track_assignment(toks: &[Token], (a, b): Range, ctx: &mut Ctx) {
                 .get(n)
                 .and_then(|v| if let V::Int(i) = v { Some(*i) } else { None })
                 .unwrap_or(0);
-            ctx.vars.insert(n.clone(), V::Int(cur.saturating_add(1)));
+            ctx.set_var(n.clone(), V::Int(cur.saturating_add(1)));
         }
     } else if matches!(toks[a].tok, Tok::P("++") | Tok::P("--")) {
         let _ = eval_range(toks, a, b, ctx);
@@ -670,10 +668,32 @@ fn fold_groups(
         if !inner.is_empty() && has_obfuscation(inner) {
             let effects =
                 inner.iter().any(|t| matches!(t.tok, Tok::P("++") | Tok::P("--") | Tok::P("=")));
-            let saved = if effects { Some(ctx.vars.clone()) } else { None };
+            // Snapshot only the variables the group can change, not the whole map.
+            let touched: Vec<String> = if effects {
+                inner
+                    .iter()
+                    .filter_map(|t| if let Tok::Var(n) = &t.tok { Some(n.clone()) } else { None })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let saved: Vec<(String, Option<V>)> = touched
+                .into_iter()
+                .map(|n| {
+                    let v = ctx.vars.get(&n).cloned();
+                    (n, v)
+                })
+                .collect();
             let v = Eval::new(inner, ctx).eval_all();
-            if let Some(s) = saved {
-                ctx.vars = s;
+            for (n, old) in saved {
+                match old {
+                    Some(o) => {
+                        ctx.vars.insert(n, o);
+                    }
+                    None => {
+                        ctx.vars.remove(&n);
+                    }
+                }
             }
             let lit = match v {
                 Some(V::Str(s)) => Some(s),

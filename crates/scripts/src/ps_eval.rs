@@ -112,6 +112,25 @@ pub(crate) struct Ctx {
     pub notes: Vec<&'static str>,
     /// Set when the nesting guard stopped an evaluation.
     pub depth_hit: bool,
+    /// Bytes ever stored in tracked variables (monotonic, so overwrites count too).
+    pub var_bytes: usize,
+}
+
+/// Budget for tracked variable values, per layer.
+const VAR_BUDGET: usize = 64 << 20;
+
+/// Largest array the evaluator builds.
+const MAX_ARRAY: usize = 1 << 20;
+
+/// Rough heap size of a value.
+pub(crate) fn approx_size(v: &V) -> usize {
+    match v {
+        V::Str(s) | V::Method(s) | V::Block(s) | V::Type(s) => s.len() + 24,
+        V::Bytes(b) => b.len() + 24,
+        V::Arr(a) => a.iter().take(10_000).map(approx_size).sum::<usize>().max(a.len() * 32),
+        V::VarObj(b) => approx_size(b),
+        _ => 32,
+    }
 }
 
 const MAX_DEPTH: usize = 64;
@@ -125,7 +144,21 @@ impl Ctx {
             depth: 0,
             notes: Vec::new(),
             depth_hit: false,
+            var_bytes: 0,
         }
+    }
+
+    /// Stores a tracked variable unless the total size of tracked values would pass the
+    /// budget (copies of huge strings would otherwise multiply memory).
+    pub(crate) fn set_var(&mut self, name: String, v: V) -> bool {
+        let size = approx_size(&v);
+        if self.var_bytes.saturating_add(size) > VAR_BUDGET || self.vars.len() >= 10_000 {
+            self.vars.remove(&name);
+            return false;
+        }
+        self.var_bytes += size;
+        self.vars.insert(name, v);
+        true
     }
 
     fn spend(&mut self, n: u64) -> Option<()> {
@@ -447,7 +480,7 @@ impl<'a> Eval<'a> {
         if self.eat("..") {
             let r = self.comma()?;
             let (a, b) = (l.to_int()?, r.to_int()?);
-            if (a - b).abs() > 1_000_000 {
+            if (a - b).unsigned_abs() >= MAX_ARRAY as u64 {
                 return None;
             }
             self.ctx.spend((a - b).unsigned_abs() + 1)?;
@@ -538,7 +571,7 @@ impl<'a> Eval<'a> {
                 self.pos += 1;
                 let cur = self.ctx.vars.get(&name).cloned().unwrap_or(V::Null).to_int()?;
                 let new = if inc { cur.checked_add(1)? } else { cur.checked_sub(1)? };
-                self.ctx.vars.insert(name, V::Int(new));
+                self.ctx.set_var(name, V::Int(new));
                 Some(V::Int(new))
             }
             Tok::Type(t) => {
@@ -821,11 +854,11 @@ fn add(l: V, r: V, ctx: &mut Ctx) -> Option<V> {
     match (&l, &r) {
         (V::Int(a), V::Int(b)) => Some(V::Int(a.checked_add(*b)?)),
         (V::Arr(a), _) => {
-            let mut a = a.clone();
-            a.extend(r.to_list());
-            if a.len() > ctx.max_str {
+            if a.len().saturating_add(r.to_list().len()) > MAX_ARRAY {
                 return None;
             }
+            let mut a = a.clone();
+            a.extend(r.to_list());
             Some(V::Arr(a))
         }
         (V::Int(a), V::Str(s)) => Some(V::Int(a.checked_add(s.trim().parse::<i64>().ok()?)?)),

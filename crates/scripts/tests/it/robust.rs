@@ -122,3 +122,18 @@ fn odd_unicode_in_command_lines_and_scripts() {
         assert!(!a.layers.is_empty());
     }
 }
+
+#[test]
+fn variable_copies_of_huge_strings_stay_bounded() {
+    // Each copy of an 8 MB string would multiply memory without the variable budget.
+    let mut s = String::from("$a = 'x' * 8000000\n");
+    for i in 0..200 {
+        s.push_str(&format!("$b{i} = $a; (++$c); (++$c)\n"));
+    }
+    s.push_str("iex ('write-'+'host done')\n");
+    let a = analyze(&s, &AnalyzeOptions::default());
+    assert!(a.final_layer().contains("write-host done"));
+    let s = "$r = 0..100000000; $q = (1..900000) + (1..900000); iex 'write-host ok'";
+    let a = analyze(s, &AnalyzeOptions::default());
+    assert!(a.final_layer().contains("write-host ok"));
+}
