@@ -79,8 +79,27 @@ fn cmd_substr(v: &str, start: Option<&str>, len: Option<&str>) -> Option<String>
     Some(chars[usize::try_from(s).ok()?..usize::try_from(e).ok()?].iter().collect())
 }
 
-/// cmd: `set` tracking with `%v%`, `%v:~x,y%`, `%v:a=b%`, `!v!`, caret escapes, `cmd /c`.
+static_re!(
+    CMD_FOR,
+    r#"(?im)^(\s*)for\s+/f\s+(?:"[^"\r\n]*"\s+)?%%?([a-z])\s+in\s+\(\s*(?:'(?:echo\s+)?([^'\r\n]*)'|"([^"\r\n]*)")\s*\)\s+do\s+([^\r\n]+)"#
+);
+
+/// `for /f %%a in ('echo X') do ...%%a...` with a literal source: the loop body with `X`.
+fn cmd_for(text: &str) -> Option<String> {
+    replace_all(&CMD_FOR, text, |c| {
+        let value = c.get(3).or_else(|| c.get(4))?.as_str().trim_end();
+        let var = &c[2];
+        let body = c[5].replace(&format!("%%{var}"), value).replace(&format!("%{var}"), value);
+        Some(format!("{}{}", &c[1], body))
+    })
+}
+
+/// cmd: `set` tracking with `%v%`, `%v:~x,y%`, `%v:a=b%`, `!v!`, caret escapes, `cmd /c`,
+/// `for /f` over a literal.
 pub(crate) fn cmd_step(text: &str, limits: &Limits) -> Option<Step> {
+    if let Some(t) = cmd_for(text) {
+        return Some(Step::new("for /f over a literal expanded", t));
+    }
     if let Some(c) = CMD_C.captures(text) {
         let inner = c[1].to_string();
         if !inner.contains('\n') && inner.len() < text.len() {
@@ -660,6 +679,16 @@ mod tests {
         }
         let t = bash_step("printf '\\x68\\x69'", &l).unwrap().text;
         assert_eq!(t, "echo 'hi'");
+    }
+
+    #[test]
+    fn cmd_for_f_and_delayed_expansion() {
+        let s = "setlocal enabledelayedexpansion\r\nfor /f \"tokens=*\" %%a in ('echo powershell') do %%a -c whoami\r\n";
+        let t = cmd_step(s, &lim()).unwrap().text;
+        assert!(t.contains("powershell -c whoami"), "{t}");
+        let s = "set x=who\r\nset y=!x!ami\r\necho !y!\r\n";
+        let t = cmd_step(s, &lim()).unwrap().text;
+        assert!(t.contains("echo whoami"), "{t}");
     }
 
     #[test]
