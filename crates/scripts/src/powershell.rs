@@ -149,7 +149,17 @@ pub(crate) fn encoded_command(text: &str) -> Option<Step> {
             (decode::utf16le(&bytes), "-EncodedCommand (base64 UTF-16LE)")
         };
         let decoded = decoded.trim_end_matches('\0').to_string();
-        if decoded.trim().is_empty() {
+        // `grep -e SomeWord` is not an encoded command: require mostly readable text unless
+        // PowerShell itself is being launched (then even a corrupt payload is the next layer).
+        let launches_ps = {
+            let mut from = flag.start().saturating_sub(512);
+            while !text.is_char_boundary(from) {
+                from -= 1;
+            }
+            let before = &text[from..flag.start()];
+            contains_ci(before, "powershell") || contains_ci(before, "pwsh")
+        };
+        if decoded.trim().is_empty() || (!launches_ps && decode::ascii_ratio(&decoded) < 0.75) {
             continue;
         }
         return Some(Step::new(how, decoded));
@@ -838,6 +848,7 @@ mod tests {
             assert_eq!(got.as_deref(), Some("write-host 1"), "{flag}");
         }
         assert!(encoded_command("powershell -ep bypass -file x.ps1").is_none());
+        assert!(encoded_command("grep -e SomethingLongWord file.txt").is_none());
     }
 
     #[test]
