@@ -46,6 +46,9 @@ pub enum Command {
     /// KQL: check queries against the schema, format them.
     #[command(subcommand)]
     Kql(KqlCommand),
+    /// Reverse-engineer scripts without running them: peel obfuscation, list indicators and
+    /// behaviours, give a verdict.
+    Analyze(AnalyzeArgs),
     /// Measure throughput (demo generation and store writes).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -152,6 +155,47 @@ pub enum KqlCommand {
         #[arg(short, long, value_name = "FILE")]
         file: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Script files, or `-` for standard input.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Language of the input.
+    #[arg(long, value_enum, default_value_t = ScriptLang::Auto)]
+    pub lang: ScriptLang,
+    /// Output format (several files with json: one object per line).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+/// Script languages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScriptLang {
+    /// Detect from the content.
+    Auto,
+    /// PowerShell.
+    Powershell,
+    /// cmd.exe batch.
+    Cmd,
+    /// bash / sh.
+    Bash,
+    /// JavaScript / JScript.
+    Js,
+    /// VBA / VBScript.
+    Vba,
+    /// Python.
+    Python,
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// For people.
+    Text,
+    /// For programs.
+    Json,
 }
 
 #[derive(Debug, Args)]

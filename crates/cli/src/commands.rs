@@ -18,6 +18,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Detect(args) => crate::hunting::detect(&open_store(&data_dir)?, &args, cli.quiet),
         Command::Incidents(cmd) => crate::hunting::incidents(&open_store(&data_dir)?, cmd),
         Command::Sigma(cmd) => crate::hunting::sigma(cmd, cli.quiet),
+        Command::Analyze(args) => analyze(&args),
         Command::Kql(cmd) => crate::hunting::kql(&open_store(&data_dir)?, cmd),
     }
 }
@@ -62,6 +63,11 @@ fn demo(data_dir: &std::path::Path, args: &DemoArgs, quiet: bool) -> Result<Exit
         bulwark_demo::write_demo(&store, &options, &mut move |n| progress_bar.set_position(n))?;
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
+    // Detection over the new tenant, so it has alerts and incidents like a real one.
+    let rules = crate::hunting::load_rules(&[], true, quiet)?;
+    let detect_started = Instant::now();
+    let findings = crate::hunting::run_detection(&store, &rules, quiet)?;
+    let detect_elapsed = detect_started.elapsed().as_secs_f64();
     if quiet {
         return Ok(ExitCode::SUCCESS);
     }
@@ -91,11 +97,57 @@ fn demo(data_dir: &std::path::Path, args: &DemoArgs, quiet: bool) -> Result<Exit
         gt.scenarios.len(),
         data_dir.join("scenarios.json").display()
     )?;
+    writeln!(out)?;
+    crate::hunting::print_findings(&findings, detect_elapsed)?;
     writeln!(
         out,
         "Next: `bulwark --data-dir {} tables` to see what is there.",
         data_dir.display()
     )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn analyze(args: &crate::cli::AnalyzeArgs) -> Result<ExitCode> {
+    use crate::cli::{ReportFormat, ScriptLang};
+    let lang = match args.lang {
+        ScriptLang::Auto => None,
+        other => {
+            let name = format!("{other:?}").to_lowercase();
+            Some(
+                bulwark_scripts::Language::parse(&name)
+                    .with_context(|| format!("unsupported language {name}"))?,
+            )
+        }
+    };
+    let options = bulwark_scripts::AnalyzeOptions { lang, ..Default::default() };
+    let mut out = std::io::stdout().lock();
+    let many = args.files.len() > 1;
+    for file in &args.files {
+        let bytes = if file.as_os_str() == "-" {
+            let mut buf = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf)?;
+            buf
+        } else {
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?
+        };
+        let analysis = bulwark_scripts::analyze_bytes(&bytes, &options);
+        match args.format {
+            ReportFormat::Json if many => {
+                let mut v = serde_json::to_value(&analysis)?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("file".into(), serde_json::json!(file.display().to_string()));
+                }
+                writeln!(out, "{v}")?;
+            }
+            ReportFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&analysis)?)?,
+            ReportFormat::Text => {
+                if many {
+                    writeln!(out, "# {}\n", file.display())?;
+                }
+                writeln!(out, "{}", bulwark_scripts::render_text(&analysis))?;
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

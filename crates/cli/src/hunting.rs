@@ -1,10 +1,10 @@
 //! Detection, incidents, Sigma and KQL commands.
 use crate::cli::{DetectArgs, IncidentsCommand, KqlCommand, ListFormat, SigmaCommand};
 use crate::output;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use bulwark_detect::hunt::{self, Findings};
 use bulwark_detect::{IncidentConfig, RuleSet};
-use bulwark_store::{batches_to_json_rows, table_ref, Store};
+use bulwark_store::{Store, batches_to_json_rows, table_ref};
 use serde_json::{Map, Value};
 use std::io::Write;
 use std::path::Path;
@@ -16,11 +16,17 @@ pub fn load_rules(extra: &[std::path::PathBuf], builtin: bool, quiet: bool) -> R
     if builtin {
         let report = bulwark_detect::builtin::load_builtin(&mut rules);
         if !report.failed.is_empty() {
-            bail!("{} built-in rules failed to load: {}", report.failed.len(), report.failed[0].feature);
+            bail!(
+                "{} built-in rules failed to load: {}",
+                report.failed.len(),
+                report.failed[0].feature
+            );
         }
     }
     for dir in extra {
-        let report = rules.load_dir(dir).with_context(|| format!("cannot load rules from {}", dir.display()))?;
+        let report = rules
+            .load_dir(dir)
+            .with_context(|| format!("cannot load rules from {}", dir.display()))?;
         if !quiet {
             eprintln!(
                 "{}: {} rules loaded, {} failed ({:.1}%)",
@@ -36,9 +42,15 @@ pub fn load_rules(extra: &[std::path::PathBuf], builtin: bool, quiet: bool) -> R
 
 /// Runs the hunt and writes the findings; used by `detect` and at the end of `demo`.
 pub fn run_detection(store: &Store, rules: &RuleSet, quiet: bool) -> Result<Findings> {
-    let total: u64 = store.table_stats()?.iter().filter(|t| rules.tables().contains(&t.name.as_str())).map(|t| t.rows).sum();
+    let total: u64 = store
+        .table_stats()?
+        .iter()
+        .filter(|t| rules.tables().contains(&t.name.as_str()))
+        .map(|t| t.rows)
+        .sum();
     let bar = output::progress(total, "rows", quiet);
-    let findings = hunt::hunt(store, rules, &IncidentConfig::default(), &mut |n| bar.set_position(n))?;
+    let findings =
+        hunt::hunt(store, rules, &IncidentConfig::default(), &mut |n| bar.set_position(n))?;
     bar.finish_and_clear();
     hunt::write_findings(store, &findings)?;
     Ok(findings)
@@ -69,7 +81,12 @@ pub fn print_findings(findings: &Findings, elapsed: f64) -> Result<()> {
     )?;
     let mut t = output::table(&["#", "severity", "alerts", "title"]);
     for (n, i) in findings.incidents.iter().enumerate() {
-        t.add_row(vec![(n + 1).to_string(), hunt::severity(Some(&i.severity)).to_string(), i.alerts.len().to_string(), i.title.clone()]);
+        t.add_row(vec![
+            (n + 1).to_string(),
+            hunt::severity(Some(&i.severity)).to_string(),
+            i.alerts.len().to_string(),
+            i.title.clone(),
+        ]);
     }
     if !findings.incidents.is_empty() {
         writeln!(out, "{t}")?;
@@ -98,27 +115,48 @@ fn text(row: &Map<String, Value>, key: &str) -> String {
 
 pub fn incidents(store: &Store, cmd: IncidentsCommand) -> Result<ExitCode> {
     let mut rows = query_rows(store, "SecurityIncident")?;
-    rows.sort_by_key(|r| std::cmp::Reverse(r.get("IncidentNumber").and_then(Value::as_i64).unwrap_or(0)));
+    rows.sort_by_key(|r| {
+        std::cmp::Reverse(r.get("IncidentNumber").and_then(Value::as_i64).unwrap_or(0))
+    });
     match cmd {
         IncidentsCommand::List { format } => match format {
             ListFormat::Json => println!("{}", serde_json::to_string(&rows)?),
             ListFormat::Table => {
                 if rows.is_empty() {
-                    println!("No incidents. Run `bulwark detect` after `bulwark demo` or `bulwark ingest`.");
+                    println!(
+                        "No incidents. Run `bulwark detect` after `bulwark demo` or `bulwark ingest`."
+                    );
                     return Ok(ExitCode::SUCCESS);
                 }
-                let mut t = output::table(&["#", "severity", "status", "first activity", "last activity", "title"]);
+                let mut t = output::table(&[
+                    "#",
+                    "severity",
+                    "status",
+                    "first activity",
+                    "last activity",
+                    "title",
+                ]);
                 for r in &rows {
-                    t.add_row(vec![text(r, "IncidentNumber"), text(r, "Severity"), text(r, "Status"), text(r, "FirstActivityTime"), text(r, "LastActivityTime"), text(r, "Title")]);
+                    t.add_row(vec![
+                        text(r, "IncidentNumber"),
+                        text(r, "Severity"),
+                        text(r, "Status"),
+                        text(r, "FirstActivityTime"),
+                        text(r, "LastActivityTime"),
+                        text(r, "Title"),
+                    ]);
                 }
                 println!("{t}");
             }
         },
         IncidentsCommand::Show { id, format } => {
-            let Some(incident) = rows.iter().find(|r| text(r, "IncidentNumber") == id || text(r, "IncidentName").eq_ignore_ascii_case(&id)) else {
+            let Some(incident) = rows.iter().find(|r| {
+                text(r, "IncidentNumber") == id || text(r, "IncidentName").eq_ignore_ascii_case(&id)
+            }) else {
                 bail!("no incident '{id}'; `bulwark incidents list` shows their numbers");
             };
-            let alert_ids: Vec<String> = serde_json::from_str(&text(incident, "AlertIds")).unwrap_or_default();
+            let alert_ids: Vec<String> =
+                serde_json::from_str(&text(incident, "AlertIds")).unwrap_or_default();
             let mut alerts: Vec<Map<String, Value>> = query_rows(store, "AlertInfo")?
                 .into_iter()
                 .filter(|a| alert_ids.contains(&text(a, "AlertId")))
@@ -129,15 +167,32 @@ pub fn incidents(store: &Store, cmd: IncidentsCommand) -> Result<ExitCode> {
                     println!("{}", serde_json::json!({ "incident": incident, "alerts": alerts }));
                 }
                 ListFormat::Table => {
-                    println!("Incident {}: {}", text(incident, "IncidentNumber"), text(incident, "Title"));
-                    println!("Severity {}, status {}; activity from {} to {}.", text(incident, "Severity"), text(incident, "Status"), text(incident, "FirstActivityTime"), text(incident, "LastActivityTime"));
+                    println!(
+                        "Incident {}: {}",
+                        text(incident, "IncidentNumber"),
+                        text(incident, "Title")
+                    );
+                    println!(
+                        "Severity {}, status {}; activity from {} to {}.",
+                        text(incident, "Severity"),
+                        text(incident, "Status"),
+                        text(incident, "FirstActivityTime"),
+                        text(incident, "LastActivityTime")
+                    );
                     println!("{}", text(incident, "Description"));
                     let mut t = output::table(&["time", "severity", "category", "alert"]);
                     for a in &alerts {
-                        t.add_row(vec![text(a, "TimeGenerated"), text(a, "Severity"), text(a, "Category"), text(a, "Title")]);
+                        t.add_row(vec![
+                            text(a, "TimeGenerated"),
+                            text(a, "Severity"),
+                            text(a, "Category"),
+                            text(a, "Title"),
+                        ]);
                     }
                     println!("{t}");
-                    if let Ok(Value::Object(data)) = serde_json::from_str::<Value>(&text(incident, "AdditionalData")) {
+                    if let Ok(Value::Object(data)) =
+                        serde_json::from_str::<Value>(&text(incident, "AdditionalData"))
+                    {
                         if let Some(Value::Array(entities)) = data.get("entities") {
                             let mut t = output::table(&["entity", "value"]);
                             for e in entities.iter().take(40) {
@@ -145,7 +200,10 @@ pub fn incidents(store: &Store, cmd: IncidentsCommand) -> Result<ExitCode> {
                             }
                             println!("{t}");
                             if entities.len() > 40 {
-                                println!("… and {} more entities (use --format json)", entities.len() - 40);
+                                println!(
+                                    "… and {} more entities (use --format json)",
+                                    entities.len() - 40
+                                );
                             }
                         }
                     }
@@ -165,11 +223,20 @@ pub fn sigma(cmd: SigmaCommand, quiet: bool) -> Result<ExitCode> {
         SigmaCommand::Test { dir, rules, format } => {
             let rules = if rules.is_empty() { sibling_rule_dirs(&dir)? } else { rules };
             let set = load_rules(&rules, false, quiet)?;
-            let report = bulwark_detect::run_regression(&set, &dir, &bulwark_detect::regression::JsonRendering)?;
+            let report = bulwark_detect::run_regression(
+                &set,
+                &dir,
+                &bulwark_detect::regression::JsonRendering,
+            )?;
             match format {
                 ListFormat::Json => println!("{}", serde_json::to_string(&report)?),
                 ListFormat::Table => {
-                    println!("{} of {} regression tests passed ({:.1}%).", report.passed, report.total, report.pass_percent());
+                    println!(
+                        "{} of {} regression tests passed ({:.1}%).",
+                        report.passed,
+                        report.total,
+                        report.pass_percent()
+                    );
                     for f in report.failures.iter().take(20) {
                         println!("  {}: {}", f.test, f.reason);
                     }
@@ -181,7 +248,8 @@ pub fn sigma(cmd: SigmaCommand, quiet: bool) -> Result<ExitCode> {
             let report = if rule.is_dir() {
                 set.load_dir(&rule)?
             } else {
-                let yaml = std::fs::read_to_string(&rule).with_context(|| format!("cannot read {}", rule.display()))?;
+                let yaml = std::fs::read_to_string(&rule)
+                    .with_context(|| format!("cannot read {}", rule.display()))?;
                 set.add_yaml(&yaml, &rule.display().to_string())
             };
             for f in &report.failed {
@@ -220,7 +288,10 @@ fn sibling_rule_dirs(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     let mut dirs: Vec<_> = std::fs::read_dir(parent)?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.is_dir() && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("rules")))
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("rules"))
+        })
         .collect();
     dirs.sort();
     if dirs.is_empty() {
@@ -232,12 +303,15 @@ fn sibling_rule_dirs(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
 pub fn kql(store: &Store, cmd: KqlCommand) -> Result<ExitCode> {
     match cmd {
         KqlCommand::Check { jsonl: Some(file), format, .. } => {
-            let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+            let f = std::fs::File::open(&file)
+                .with_context(|| format!("cannot open {}", file.display()))?;
             let report = bulwark_kql::check_corpus(std::io::BufReader::new(f), store.registry())?;
             match format {
                 ListFormat::Json => println!("{}", serde_json::to_string(&report)?),
                 ListFormat::Table => {
-                    let pct = |n: usize| if report.total == 0 { 0.0 } else { n as f64 * 100.0 / report.total as f64 };
+                    let pct = |n: usize| {
+                        if report.total == 0 { 0.0 } else { n as f64 * 100.0 / report.total as f64 }
+                    };
                     println!(
                         "{} queries: {} parsed ({:.1}%), {} checked ({:.1}%).",
                         report.total,
@@ -257,11 +331,16 @@ pub fn kql(store: &Store, cmd: KqlCommand) -> Result<ExitCode> {
             let parsed = bulwark_kql::parse(&text);
             let mut diagnostics = parsed.diagnostics.clone();
             if parsed.has_valid_syntax() {
-                diagnostics.extend(bulwark_kql::check(&parsed.syntax, store.registry()).diagnostics);
+                diagnostics
+                    .extend(bulwark_kql::check(&parsed.syntax, store.registry()).diagnostics);
             }
-            let errors = diagnostics.iter().filter(|d| d.severity == bulwark_kql::Severity::Error).count();
+            let errors =
+                diagnostics.iter().filter(|d| d.severity == bulwark_kql::Severity::Error).count();
             match format {
-                ListFormat::Json => println!("{}", serde_json::json!({ "valid": errors == 0, "diagnostics": diagnostics })),
+                ListFormat::Json => println!(
+                    "{}",
+                    serde_json::json!({ "valid": errors == 0, "diagnostics": diagnostics })
+                ),
                 ListFormat::Table => {
                     for d in &diagnostics {
                         eprintln!("{}", bulwark_kql::render(&text, d));
@@ -277,7 +356,8 @@ pub fn kql(store: &Store, cmd: KqlCommand) -> Result<ExitCode> {
         KqlCommand::Fmt { query, file } => {
             let text = match (query, file) {
                 (Some(q), None) => q,
-                (None, Some(f)) => std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?,
+                (None, Some(f)) => std::fs::read_to_string(&f)
+                    .with_context(|| format!("cannot read {}", f.display()))?,
                 _ => bail!("give a query, or -f FILE"),
             };
             let parsed = bulwark_kql::parse(&text);

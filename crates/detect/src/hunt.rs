@@ -6,11 +6,11 @@
 //! Alerts that products raised themselves (rows of `AlertInfo` whose `ServiceSource` is not
 //! Bulwark, e.g. Defender Antivirus) take part in the correlation too, as Defender XDR does, and
 //! are kept when findings are rewritten.
-use crate::{correlate, Alert, AlertKind, Incident, IncidentConfig, RuleSet};
+use crate::{Alert, AlertKind, Incident, IncidentConfig, RuleSet, correlate};
 use arrow::array::{Array, AsArray, RecordBatch};
 use bulwark_model::{BatchBuilder, EntityKind, SchemaRegistry};
-use bulwark_store::{batches_to_json_rows, table_ref, Store};
-use datafusion::prelude::{col, lit, SessionContext};
+use bulwark_store::{Store, batches_to_json_rows, table_ref};
+use datafusion::prelude::{SessionContext, col, lit};
 use futures::StreamExt;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -91,7 +91,12 @@ fn json_rows_with_time(batch: &RecordBatch) -> crate::Result<Vec<(i64, Map<Strin
 
 /// Evaluates `rules` over the store and correlates the alerts into incidents. `progress` gets
 /// the number of rows evaluated so far.
-pub fn hunt(store: &Store, rules: &RuleSet, config: &IncidentConfig, progress: &mut dyn FnMut(u64)) -> crate::Result<Findings> {
+pub fn hunt(
+    store: &Store,
+    rules: &RuleSet,
+    config: &IncidentConfig,
+    progress: &mut dyn FnMut(u64),
+) -> crate::Result<Findings> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -100,7 +105,12 @@ pub fn hunt(store: &Store, rules: &RuleSet, config: &IncidentConfig, progress: &
     runtime.block_on(hunt_async(store, rules, config, progress))
 }
 
-async fn hunt_async(store: &Store, rules: &RuleSet, config: &IncidentConfig, progress: &mut dyn FnMut(u64)) -> crate::Result<Findings> {
+async fn hunt_async(
+    store: &Store,
+    rules: &RuleSet,
+    config: &IncidentConfig,
+    progress: &mut dyn FnMut(u64),
+) -> crate::Result<Findings> {
     let ctx = store.session_context().map_err(engine)?;
     let stats = store.table_stats().map_err(engine)?;
     let mut cursors = Vec::new();
@@ -114,11 +124,17 @@ async fn hunt_async(store: &Store, rules: &RuleSet, config: &IncidentConfig, pro
             df = df.sort(vec![col(format!("\"{time}\"")).sort(true, true)]).map_err(engine)?;
         }
         let stream = df.execute_stream().await.map_err(engine)?;
-        let mut cursor = TableCursor { table: schema.name().to_string(), stream, rows: Vec::new().into_iter(), head: None };
+        let mut cursor = TableCursor {
+            table: schema.name().to_string(),
+            stream,
+            rows: Vec::new().into_iter(),
+            head: None,
+        };
         cursor.advance().await?;
         cursors.push(cursor);
     }
     let mut correlator = rules.correlator()?;
+    let quiet_rules = base_rules_without_alerts(rules);
     let mut report = HuntReport::default();
     let mut alerts = Vec::new();
     // k-way merge: always evaluate the earliest pending row of any table.
@@ -135,6 +151,9 @@ async fn hunt_async(store: &Store, rules: &RuleSet, config: &IncidentConfig, pro
         let cursor = &mut cursors[next];
         if let Some((_, row)) = cursor.head.take() {
             for alert in correlator.process_row(&cursor.table, &row) {
+                if alert.kind == AlertKind::Detection && quiet_rules.contains(&alert.rule_id) {
+                    continue;
+                }
                 *report.alerts_per_rule.entry(alert.title.clone()).or_default() += 1;
                 alerts.push(alert);
             }
@@ -155,6 +174,32 @@ async fn hunt_async(store: &Store, rules: &RuleSet, config: &IncidentConfig, pro
     incidents.sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then_with(|| a.id.cmp(&b.id)));
     report.incidents = incidents.len();
     Ok(Findings { report, alerts, incidents })
+}
+
+/// Ids of detection rules that only feed correlations: per the Sigma correlation
+/// specification, rules a correlation references raise no alerts of their own unless that
+/// correlation says `generate: true`.
+pub fn base_rules_without_alerts(rules: &RuleSet) -> std::collections::HashSet<String> {
+    let mut quiet = std::collections::HashSet::new();
+    let mut loud = std::collections::HashSet::new();
+    for corr in rules.correlation_rules() {
+        for reference in &corr.rules {
+            for rule in rules.parsed_rules() {
+                if rule.id.as_deref() == Some(reference.as_str())
+                    || rule.name.as_deref() == Some(reference.as_str())
+                {
+                    let id = rule.id.clone().unwrap_or_else(|| rule.title.clone());
+                    if corr.generate {
+                        loud.insert(id);
+                    } else {
+                        quiet.insert(id);
+                    }
+                }
+            }
+        }
+    }
+    quiet.retain(|id| !loud.contains(id));
+    quiet
 }
 
 /// Alerts raised by products (not by Bulwark), rebuilt from AlertInfo and AlertEvidence.
@@ -185,9 +230,23 @@ async fn product_alerts(ctx: &SessionContext, store: &Store) -> crate::Result<Ve
         let techniques: Vec<String> = info
             .get("AttackTechniques")
             .and_then(Value::as_str)
-            .map(|t| t.split([',', ';', '[', ']', '"', ' ']).filter(|s| s.starts_with('T')).map(|s| format!("attack.{}", s.to_lowercase())).collect())
+            .map(|t| {
+                t.split([',', ';', '[', ']', '"', ' '])
+                    .filter(|s| s.starts_with('T'))
+                    .map(|s| format!("attack.{}", s.to_lowercase()))
+                    .collect()
+            })
             .unwrap_or_default();
-        let mut alert = Alert::new(AlertKind::Detection, id.to_string(), title, level, techniques, None, "AlertInfo", &merged);
+        let mut alert = Alert::new(
+            AlertKind::Detection,
+            id.to_string(),
+            title,
+            level,
+            techniques,
+            None,
+            "AlertInfo",
+            &merged,
+        );
         // Evidence rows name one entity each; collect them all.
         for e in evidence.iter().filter(|e| e.get("AlertId").and_then(Value::as_str) == Some(id)) {
             for entity in crate::alert::extract_entities(e) {
@@ -202,7 +261,8 @@ async fn product_alerts(ctx: &SessionContext, store: &Store) -> crate::Result<Ve
 }
 
 fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    text.bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// A deterministic alert id: the same rule on the same row gives the same id.
@@ -230,10 +290,15 @@ pub fn category(alert: &Alert) -> String {
         if t.starts_with('t') && t[1..].chars().next().is_some_and(|c| c.is_ascii_digit()) {
             continue;
         }
-        return t.split(['-', '_']).map(|w| {
-            let mut c = w.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
-        }).collect();
+        return t
+            .split(['-', '_'])
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect();
     }
     "SuspiciousActivity".into()
 }
@@ -245,18 +310,27 @@ fn to_ns(secs: Option<i64>) -> Option<i64> {
 /// Replaces Bulwark's previous findings in the store with `findings` (product alerts stay).
 pub fn write_findings(store: &Store, findings: &Findings) -> crate::Result<()> {
     let registry: &SchemaRegistry = store.registry();
-    let get = |name: &'static str| registry.get(name).cloned().ok_or_else(|| crate::Error::Store(format!("no table {name}")));
+    let get = |name: &'static str| {
+        registry.get(name).cloned().ok_or_else(|| crate::Error::Store(format!("no table {name}")))
+    };
     let info_schema = get("AlertInfo")?;
     let evidence_schema = get("AlertEvidence")?;
     let incident_schema = get("SecurityIncident")?;
 
     // Keep product alerts as they are.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(engine)?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(engine)?;
     let ctx = store.session_context().map_err(engine)?;
     let keep = |table: &'static str| -> crate::Result<Vec<RecordBatch>> {
         runtime.block_on(async {
             let df = ctx.table(table_ref(table)).await.map_err(engine)?;
-            let df = df.filter(col("\"ServiceSource\"").not_eq(lit(SERVICE_SOURCE)).or(col("\"ServiceSource\"").is_null())).map_err(engine)?;
+            let df = df
+                .filter(
+                    col("\"ServiceSource\"")
+                        .not_eq(lit(SERVICE_SOURCE))
+                        .or(col("\"ServiceSource\"").is_null()),
+                )
+                .map_err(engine)?;
             df.collect().await.map_err(engine)
         })
     };
@@ -282,7 +356,10 @@ pub fn write_findings(store: &Store, findings: &Findings) -> crate::Result<()> {
         info.set_str(ix(t, "Category"), &cat);
         info.set_str(ix(t, "Severity"), sev);
         info.set_str(ix(t, "ServiceSource"), SERVICE_SOURCE);
-        info.set_str(ix(t, "DetectionSource"), if alert.kind == AlertKind::Correlation { "Sigma correlation" } else { "Sigma" });
+        info.set_str(
+            ix(t, "DetectionSource"),
+            if alert.kind == AlertKind::Correlation { "Sigma correlation" } else { "Sigma" },
+        );
         info.set_str(ix(t, "AttackTechniques"), &techniques);
         info.set_str(ix(t, "Type"), "AlertInfo");
         info.end_row();
@@ -326,7 +403,8 @@ pub fn write_findings(store: &Store, findings: &Findings) -> crate::Result<()> {
     for (n, incident) in findings.incidents.iter().enumerate() {
         let first = to_ns(incident.first_seen);
         let last = to_ns(incident.last_seen);
-        let alert_ids: Vec<String> = incident.alerts.iter().filter_map(|&i| findings.alerts.get(i)).map(alert_id).collect();
+        let alert_ids: Vec<String> =
+            incident.alerts.iter().filter_map(|&i| findings.alerts.get(i)).map(alert_id).collect();
         if let Some(t) = last.or(first) {
             inc.set_time_ns(ix(s, "TimeGenerated"), t);
             inc.set_time_ns(ix(s, "CreatedTime"), t);
@@ -344,8 +422,16 @@ pub fn write_findings(store: &Store, findings: &Findings) -> crate::Result<()> {
         let description = format!(
             "{} alerts; tactics: {}; techniques: {}",
             incident.alerts.len(),
-            if incident.tactics.is_empty() { "none".to_string() } else { incident.tactics.join(", ") },
-            if incident.techniques.is_empty() { "none".to_string() } else { incident.techniques.join(", ") }
+            if incident.tactics.is_empty() {
+                "none".to_string()
+            } else {
+                incident.tactics.join(", ")
+            },
+            if incident.techniques.is_empty() {
+                "none".to_string()
+            } else {
+                incident.techniques.join(", ")
+            }
         );
         inc.set_str(ix(s, "Description"), &description);
         inc.set_str(ix(s, "Severity"), severity(Some(&incident.severity)));
@@ -355,7 +441,11 @@ pub fn write_findings(store: &Store, findings: &Findings) -> crate::Result<()> {
         inc.set_str(ix(s, "Labels"), "[]");
         inc.set_str(ix(s, "Comments"), "[]");
         inc.set_str(ix(s, "IncidentUrl"), &format!("/incidents/{}", n + 1));
-        let entities: Vec<Value> = incident.entities.iter().map(|e| serde_json::json!({"kind": e.kind, "value": e.value})).collect();
+        let entities: Vec<Value> = incident
+            .entities
+            .iter()
+            .map(|e| serde_json::json!({"kind": e.kind, "value": e.value}))
+            .collect();
         let data = serde_json::json!({
             "alertsCount": incident.alerts.len(),
             "tactics": incident.tactics,
@@ -388,11 +478,7 @@ pub fn write_findings(store: &Store, findings: &Findings) -> crate::Result<()> {
 
 /// Counts non-null values of a column across batches (used by tests and reports).
 pub fn count_non_null(batches: &[RecordBatch], column: &str) -> usize {
-    batches
-        .iter()
-        .filter_map(|b| b.column_by_name(column))
-        .map(|a| a.len() - a.null_count())
-        .sum()
+    batches.iter().filter_map(|b| b.column_by_name(column)).map(|a| a.len() - a.null_count()).sum()
 }
 
 /// The string values of a column across batches.

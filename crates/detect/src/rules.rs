@@ -574,6 +574,51 @@ struct CorrelationUnit {
     engine: CorrelationEngine,
     /// (table, target) pairs its referenced rules run on.
     targets: Vec<&'static Target>,
+    /// The correlation this unit reports (chained ones report in their own unit).
+    own: String,
+}
+
+/// Adds the rules `corr` references to `collection`: detection rules directly, referenced
+/// correlations with their own references first. Depth-bounded against reference cycles.
+fn add_references(
+    rules: &RuleSet,
+    corr: &CorrelationRule,
+    collection: &mut SigmaCollection,
+    targets: &mut Vec<&'static Target>,
+    depth: usize,
+) {
+    if depth > 8 {
+        return;
+    }
+    for reference in &corr.rules {
+        let names = |id: &Option<String>, name: &Option<String>| {
+            id.as_deref() == Some(reference.as_str()) || name.as_deref() == Some(reference.as_str())
+        };
+        if let Some(rule) = rules.parsed.iter().find(|r| names(&r.id, &r.name)) {
+            if collection.rules.iter().any(|r| r.id == rule.id && r.title == rule.title) {
+                continue;
+            }
+            let ls = &rule.logsource;
+            if let Some(e) =
+                entry_for(ls.product.as_deref(), ls.category.as_deref(), ls.service.as_deref())
+            {
+                for t in e.targets {
+                    if !targets.iter().any(|x| std::ptr::eq(*x, t)) {
+                        targets.push(t);
+                    }
+                }
+            }
+            let mut patched = rule.clone();
+            crate::compat::patch_rule(&mut patched);
+            collection.rules.push(patched);
+        } else if let Some(inner) = rules.correlations.iter().find(|c| names(&c.id, &c.name)) {
+            if collection.correlations.iter().any(|c| c.id == inner.id && c.title == inner.title) {
+                continue;
+            }
+            add_references(rules, inner, collection, targets, depth + 1);
+            collection.correlations.push(inner.clone());
+        }
+    }
 }
 
 impl<'a> Correlator<'a> {
@@ -582,29 +627,9 @@ impl<'a> Correlator<'a> {
         for corr in &rules.correlations {
             let mut collection = SigmaCollection::new();
             let mut targets: Vec<&'static Target> = Vec::new();
-            for reference in &corr.rules {
-                let found = rules.parsed.iter().find(|r| {
-                    r.id.as_deref() == Some(reference.as_str())
-                        || r.name.as_deref() == Some(reference.as_str())
-                });
-                if let Some(rule) = found {
-                    let ls = &rule.logsource;
-                    if let Some(e) = entry_for(
-                        ls.product.as_deref(),
-                        ls.category.as_deref(),
-                        ls.service.as_deref(),
-                    ) {
-                        for t in e.targets {
-                            if !targets.iter().any(|x| std::ptr::eq(*x, t)) {
-                                targets.push(t);
-                            }
-                        }
-                    }
-                    let mut patched = rule.clone();
-                    crate::compat::patch_rule(&mut patched);
-                    collection.rules.push(patched);
-                }
-            }
+            // A correlation may reference detection rules or other correlations (chaining, as
+            // in the spec's "failed logins, then a success"); the engine needs the whole chain.
+            add_references(rules, corr, &mut collection, &mut targets, 0);
             collection.correlations.push(corr.clone());
             let config =
                 CorrelationConfig { emit_detections: false, ..CorrelationConfig::default() };
@@ -613,7 +638,8 @@ impl<'a> Correlator<'a> {
                 rule: corr.id.clone().unwrap_or_else(|| corr.title.clone()),
                 message: e.to_string(),
             })?;
-            engines.push(CorrelationUnit { engine, targets });
+            let own = corr.id.clone().unwrap_or_else(|| corr.title.clone());
+            engines.push(CorrelationUnit { engine, targets, own });
         }
         Ok(Correlator { rules, engines })
     }
@@ -629,7 +655,8 @@ impl<'a> Correlator<'a> {
                 }
                 let ev = RowEvent::new(row, target);
                 for r in unit.engine.process_event_at(&ev, ts) {
-                    if r.is_correlation() {
+                    let id = r.header.rule_id.as_deref().unwrap_or(&r.header.rule_title);
+                    if r.is_correlation() && id == unit.own {
                         out.push(self.rules.alert_from(r, target, row, AlertKind::Correlation));
                     }
                 }
