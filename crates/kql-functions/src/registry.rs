@@ -56,19 +56,36 @@ impl KqlFunctions {
         let mut scalars = HashMap::new();
         for def in crate::all_scalar_defs(now_ns) {
             let info = def.info.clone();
-            let udf = Arc::new(def.into_udf());
-            scalars.insert(info.kql_name, (info, udf));
+            let mut udf = def.into_udf();
+            // Aliases are also DataFusion aliases, so SQL and `Expr`s can use them.
+            let aliases: Vec<&'static str> = SCALAR_ALIASES
+                .iter()
+                .filter(|(_, _, target)| *target == info.kql_name)
+                .map(|(_, df, _)| *df)
+                .collect();
+            if !aliases.is_empty() {
+                udf = udf.with_aliases(aliases);
+            }
+            scalars.insert(info.kql_name, (info, Arc::new(udf)));
         }
-        for (alias, target) in SCALAR_ALIASES {
+        for (alias, _, target) in SCALAR_ALIASES {
             if let Some(e) = scalars.get(target).cloned() {
                 scalars.insert(alias, e);
             }
         }
         let mut aggregates = HashMap::new();
-        for (info, udaf) in crate::aggregate::defs() {
+        for (info, mut udaf) in crate::aggregate::defs() {
+            let aliases: Vec<&'static str> = AGG_ALIASES
+                .iter()
+                .filter(|(_, _, target)| *target == info.kql_name)
+                .map(|(_, df, _)| *df)
+                .collect();
+            if !aliases.is_empty() {
+                udaf = udaf.with_aliases(aliases);
+            }
             aggregates.insert(info.kql_name, (info, Arc::new(udaf)));
         }
-        for (alias, target) in AGG_ALIASES {
+        for (alias, _, target) in AGG_ALIASES {
             if let Some(e) = aggregates.get(target).cloned() {
                 aggregates.insert(alias, e);
             }
@@ -114,16 +131,17 @@ impl KqlFunctions {
 }
 
 /// Scalar aliases (KQL synonyms) -> canonical names.
-const SCALAR_ALIASES: [(&str, &str); 5] = [
-    ("todynamic", "parse_json"),
-    ("toreal", "todouble"),
-    ("iif", "iff"),
-    ("bag_pack", "pack"),
-    ("floor", "bin"),
+const SCALAR_ALIASES: [(&str, &str, &str); 5] = [
+    ("todynamic", "kql_todynamic", "parse_json"),
+    ("toreal", "kql_toreal", "todouble"),
+    ("iif", "kql_iif", "iff"),
+    ("bag_pack", "kql_bag_pack", "pack"),
+    ("floor", "kql_floor", "bin"),
 ];
 
 /// Aggregate aliases.
-const AGG_ALIASES: [(&str, &str); 2] = [("countif", "count_if"), ("any", "take_any")];
+const AGG_ALIASES: [(&str, &str, &str); 2] =
+    [("countif", "kql_countif", "count_if"), ("any", "kql_any", "take_any")];
 
 fn info_table() -> &'static KqlFunctions {
     static T: OnceLock<KqlFunctions> = OnceLock::new();

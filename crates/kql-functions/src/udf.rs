@@ -14,7 +14,8 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::{Result as DFResult, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
 };
 
 use crate::registry::{FunctionInfo, Returns};
@@ -66,6 +67,11 @@ impl Def {
     pub(crate) fn into_udf(self) -> ScalarUDF {
         let signature = if self.info.max_args == 0 {
             Signature::nullary(self.volatility)
+        } else if self.info.min_args == 0 {
+            Signature::one_of(
+                vec![TypeSignature::Nullary, TypeSignature::VariadicAny],
+                self.volatility,
+            )
         } else {
             Signature::variadic_any(self.volatility)
         };
