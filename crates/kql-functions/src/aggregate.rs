@@ -266,11 +266,14 @@ struct CountIf(i64);
 
 impl Accumulator for CountIf {
     fn update_batch(&mut self, v: &[ArrayRef]) -> DFResult<()> {
-        self.0 += bools(&v[0])?.iter().filter(|b| *b == Some(true)).count() as i64;
+        let n = bools(&v[0])?.iter().filter(|b| *b == Some(true)).count() as i64;
+        self.0 = self.0.saturating_add(n);
         Ok(())
     }
     fn merge_batch(&mut self, s: &[ArrayRef]) -> DFResult<()> {
-        self.0 += crate::udf::i64s(&s[0])?.iter().flatten().sum::<i64>();
+        for n in crate::udf::i64s(&s[0])?.iter().flatten() {
+            self.0 = self.0.saturating_add(n);
+        }
         Ok(())
     }
     fn state(&mut self) -> DFResult<Vec<ScalarValue>> {
@@ -390,10 +393,10 @@ impl Accumulator for JsonAcc {
         for (i, keep) in mask.into_iter().enumerate() {
             if keep {
                 let mut j = cell_to_json(&v[0], i)?;
-                if self.mode == JsonMode::Bag {
-                    if let Value::String(s) = &j {
-                        j = crate::dynamic::parse(s).unwrap_or(Value::Null);
-                    }
+                if self.mode == JsonMode::Bag
+                    && let Value::String(s) = &j
+                {
+                    j = crate::dynamic::parse(s).unwrap_or(Value::Null);
                 }
                 self.add(j);
             }

@@ -77,7 +77,7 @@ pub fn parse_guid(s: &str) -> Option<String> {
     } else {
         return None;
     };
-    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let h = hex.to_ascii_lowercase();
@@ -231,7 +231,7 @@ pub(crate) fn defs() -> Vec<Def> {
             if out.is_empty() {
                 return Ok(datafusion::arrow::array::new_empty_array(&rt));
             }
-            Ok(ScalarValue::iter_to_array(out)?)
+            ScalarValue::iter_to_array(out)
         }),
     ]
 }

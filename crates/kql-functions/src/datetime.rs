@@ -271,11 +271,11 @@ fn bin_eval(a: &[ArrayRef], at: bool) -> DFResult<ArrayRef> {
 fn start_of(ns: i64, unit: &str, offset: i64) -> Option<i64> {
     let d = to_dt(ns).date_naive();
     let start = match unit {
-        "day" => d.checked_add_signed(Duration::days(offset))?,
+        "day" => d.checked_add_signed(Duration::try_days(offset)?)?,
         "week" => {
             let back = i64::from(d.weekday().num_days_from_sunday());
-            d.checked_sub_signed(Duration::days(back))?
-                .checked_add_signed(Duration::days(offset.checked_mul(7)?))?
+            d.checked_sub_signed(Duration::try_days(back)?)?
+                .checked_add_signed(Duration::try_days(offset.checked_mul(7)?)?)?
         }
         "month" => add_months(d.with_day(1)?, offset)?,
         "year" => {
@@ -293,7 +293,7 @@ fn end_of(ns: i64, unit: &str, offset: i64) -> Option<i64> {
 }
 
 fn add_months(d: NaiveDate, months: i64) -> Option<NaiveDate> {
-    let total = i64::from(d.year()) * 12 + i64::from(d.month0()) + months;
+    let total = (i64::from(d.year()) * 12 + i64::from(d.month0())).checked_add(months)?;
     let y = i32::try_from(total.div_euclid(12)).ok()?;
     let m = u32::try_from(total.rem_euclid(12)).ok()? + 1;
     let mut day = d.day();

@@ -93,10 +93,10 @@ pub(crate) fn cell_to_json(a: &ArrayRef, i: usize) -> DFResult<Value> {
             let s = strs(&slice)?;
             let text = s.value(0);
             let trimmed = text.trim_start();
-            if trimmed.starts_with('{') || trimmed.starts_with('[') {
-                if let Ok(v) = serde_json::from_str::<Value>(text) {
-                    return Ok(v);
-                }
+            if (trimmed.starts_with('{') || trimmed.starts_with('['))
+                && let Ok(v) = serde_json::from_str::<Value>(text)
+            {
+                return Ok(v);
             }
             Ok(Value::String(text.to_string()))
         }

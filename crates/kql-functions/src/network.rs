@@ -96,9 +96,8 @@ fn is_private(s: &str) -> Option<bool> {
 }
 
 fn in_range(ip: &str, range: &str) -> Option<bool> {
-    let (x, px) = parse_ipv4_cidr(ip)?;
+    let (x, _) = parse_ipv4_cidr(ip)?;
     let (r, pr) = parse_ipv4_cidr(range)?;
-    let _ = px;
     let m = mask4(pr);
     Some(x & m == r & m)
 }

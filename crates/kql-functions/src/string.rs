@@ -142,11 +142,11 @@ pub(crate) fn expand_list(args: &[StringArray], row: usize) -> Vec<String> {
             continue;
         }
         let v = a.value(row);
-        if v.trim_start().starts_with('[') {
-            if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(v) {
-                out.extend(items.iter().map(crate::dynamic::value_to_kql_string));
-                continue;
-            }
+        if v.trim_start().starts_with('[')
+            && let Ok(Value::Array(items)) = serde_json::from_str::<Value>(v)
+        {
+            out.extend(items.iter().map(crate::dynamic::value_to_kql_string));
+            continue;
         }
         out.push(v.to_string());
     }
@@ -196,10 +196,10 @@ fn list_predicate(kql: &'static str, all: bool, equals: bool) -> Def {
 pub(crate) fn regex(pattern: &str) -> DFResult<Arc<Regex>> {
     static CACHE: OnceLock<Mutex<HashMap<String, Arc<Regex>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    if let Ok(c) = cache.lock() {
-        if let Some(r) = c.get(pattern) {
-            return Ok(Arc::clone(r));
-        }
+    if let Ok(c) = cache.lock()
+        && let Some(r) = c.get(pattern)
+    {
+        return Ok(Arc::clone(r));
     }
     let re = match regex::RegexBuilder::new(pattern).size_limit(1 << 22).build() {
         Ok(r) => Arc::new(r),
@@ -322,7 +322,7 @@ fn indexof(s: &str, lookup: &str, start: i64, length: i64, occurrence: i64) -> O
     let byte_end = if length == -1 {
         s.len()
     } else {
-        let e = (start + length).min(n);
+        let e = start.saturating_add(length).min(n);
         chars.get(e as usize).map_or(s.len(), |c| c.0)
     };
     let hay = &s[byte_start..byte_end];

@@ -6,5 +6,6 @@ mod aggregates;
 mod datetime;
 mod dynamic;
 mod network;
+mod robustness;
 mod strings;
 mod util;
