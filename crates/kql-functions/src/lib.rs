@@ -13,8 +13,29 @@
 //! timespan `Duration(Nanosecond)`, int `Int32`, long `Int64`, real
 //! `Float64`, bool `Boolean`.
 //!
-//! `now()` and `ago()` read the query start time fixed when the functions
-//! are built ([`KqlFunctions::new`]), so every row of a query sees one `now`.
+//! # Notes for the planner
+//!
+//! * `now()` and `ago()` read the query start time fixed when the functions
+//!   are built ([`KqlFunctions::new`] / [`register_all`]): build one set per
+//!   query so every row sees one `now`.
+//! * `arg_max(by, v1, ..)`/`arg_min` return an Arrow struct `{c0: by, c1: v1,
+//!   ..}`; unpack with `get_field` (SQL `agg(..)['c1']`). Rows whose `by` is
+//!   null are skipped; ties keep the first row seen.
+//! * `percentiles(x, p1, p2, ..)` returns a JSON array of values in `p` order.
+//! * Utf8 cannot tell `dynamic` from `string`: use `kql_tostring_dynamic` for
+//!   `tostring(<dynamic>)` (unquotes JSON strings) and `kql_get` for `d.a[0]`.
+//!   Builders (`pack`, `make_list`, ..) embed a string argument as JSON when
+//!   it holds object/array text, else as a JSON string.
+//! * KQL strings are never null: null string inputs read as `""`, string
+//!   predicates never return null, `extract` with no match gives `""`.
+//! * Operators map to functions: `=~` `kql_equals_ci`, `in~` `kql_in_ci`,
+//!   `matches regex` `kql_matches_regex`; negations (`!has`) are `NOT`.
+//! * List arguments (`has_any`, `in~`, `ipv4_is_in_any_range`) accept both
+//!   separate string arguments and one JSON array (a `dynamic([...])` literal).
+//! * Invalid constant arguments (regex, datetime part, `countof` kind, non-constant
+//!   percentile) are DataFusion execution errors; bad data yields null.
+//! * `dcount` is exact; `geo_info_from_ip_address` always returns `{}` (no
+//!   geolocation database offline); JSON object keys come out sorted.
 //!
 //! ```
 //! use bulwark_kql_functions::{KqlFunctions, scalar_info};

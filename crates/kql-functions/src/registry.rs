@@ -131,7 +131,8 @@ impl KqlFunctions {
 }
 
 /// Scalar aliases (KQL synonyms) -> canonical names.
-const SCALAR_ALIASES: [(&str, &str, &str); 5] = [
+const SCALAR_ALIASES: [(&str, &str, &str); 6] = [
+    ("hash_xxhash64", "kql_hash_xxhash64", "hash"),
     ("todynamic", "kql_todynamic", "parse_json"),
     ("toreal", "kql_toreal", "todouble"),
     ("iif", "kql_iif", "iff"),

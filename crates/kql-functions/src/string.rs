@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use base64::Engine;
 use datafusion::arrow::array::{Array, StringArray};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result as DFResult, exec_err};
 use memchr::memmem;
 use regex::Regex;
@@ -285,8 +286,14 @@ fn url_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// KQL `hash()`: XXH64 (seed 0) of the UTF-8 bytes for strings, of the
-/// little-endian bytes for numbers, reinterpreted as a signed long.
+/// Ticks (100 ns) from 0001-01-01 to the Unix epoch.
+const EPOCH_TICKS: i64 = 621_355_968_000_000_000;
+
+/// KQL `hash()` / `hash_xxhash64()`: XXH64 (seed 0) of the UTF-8 bytes for
+/// strings, of the little-endian 8 bytes of the tick count for datetimes and
+/// timespans, and of the little-endian 8 bytes for numbers (longs, reals),
+/// reinterpreted as a signed long. Strings and datetimes match Kusto's
+/// documented examples; other types are stable but unverified against Kusto.
 pub(crate) fn xxhash(bytes: &[u8]) -> i64 {
     twox_hash::XxHash64::oneshot(0, bytes) as i64
 }
@@ -672,7 +679,16 @@ pub(crate) fn defs() -> Vec<Def> {
         let h: Vec<Option<i64>> = if crate::udf::is_string(a[0].data_type()) {
             let s = strs(&a[0])?;
             (0..s.len()).map(|i| s.is_valid(i).then(|| xxhash(s.value(i).as_bytes()))).collect()
-        } else if matches!(a[0].data_type(), datafusion::arrow::datatypes::DataType::Float64) {
+        } else if matches!(a[0].data_type(), DataType::Timestamp(_, _)) {
+            // Kusto hashes a datetime as its ticks (100 ns since 0001-01-01).
+            let t = crate::udf::datetimes(&a[0])?;
+            t.iter()
+                .map(|x| x.map(|x| xxhash(&(x.div_euclid(100) + EPOCH_TICKS).to_le_bytes())))
+                .collect()
+        } else if matches!(a[0].data_type(), DataType::Duration(_)) {
+            let t = crate::udf::timespans(&a[0])?;
+            t.iter().map(|x| x.map(|x| xxhash(&x.div_euclid(100).to_le_bytes()))).collect()
+        } else if matches!(a[0].data_type(), DataType::Float64) {
             let f = crate::udf::f64s(&a[0])?;
             f.iter().map(|x| x.map(|x| xxhash(&x.to_le_bytes()))).collect()
         } else {

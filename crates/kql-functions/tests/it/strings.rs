@@ -133,6 +133,8 @@ async fn string_functions_follow_kql_examples() {
         // Doc (hash / hash_xxhash64): "World" -> 1846988464401551951, mod 100 -> 51.
         ("kql_hash('World')", "1846988464401551951"),
         ("kql_hash('World', 100)", "51"),
+        ("kql_hash(kql_todatetime('2015-01-01'))", "1380966698541616202"),
+        ("kql_hash_xxhash64('World')", "1846988464401551951"),
         // Doc (strrep).
         ("kql_strrep('ABC', 2)", "ABCABC"),
         ("kql_strrep('ABC', 2, '.')", "ABC.ABC"),
