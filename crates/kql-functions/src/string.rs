@@ -79,17 +79,17 @@ impl Matcher {
 
     /// Tests one haystack; `buf` is scratch space reused across rows.
     pub(crate) fn is_match(&self, hay: &str, buf: &mut Vec<u8>) -> bool {
-        let h: &[u8] = if self.case_sensitive {
-            hay.as_bytes()
+        if self.case_sensitive {
+            self.is_match_prepared(hay.as_bytes())
         } else {
-            buf.clear();
-            if hay.is_ascii() {
-                buf.extend(hay.bytes().map(|b| b.to_ascii_lowercase()));
-            } else {
-                buf.extend_from_slice(hay.to_lowercase().as_bytes());
-            }
-            buf
-        };
+            fold_into(hay, buf);
+            self.is_match_prepared(buf)
+        }
+    }
+
+    /// Tests a haystack already case-folded with [`fold_into`] when the
+    /// matcher is case-insensitive.
+    pub(crate) fn is_match_prepared(&self, h: &[u8]) -> bool {
         let n = &self.needle;
         match self.mode {
             Mode::Start => h.starts_with(n),
@@ -108,6 +108,22 @@ impl Matcher {
             }
         }
     }
+}
+
+/// Case-folds a haystack into `buf` (ASCII fast path).
+fn fold_into(hay: &str, buf: &mut Vec<u8>) {
+    buf.clear();
+    if hay.is_ascii() {
+        buf.extend(hay.bytes().map(|b| b.to_ascii_lowercase()));
+    } else {
+        buf.extend_from_slice(hay.to_lowercase().as_bytes());
+    }
+}
+
+/// Whether every row of the array holds the same value (a literal).
+fn is_constant(a: &StringArray) -> bool {
+    let first = a.iter().next().flatten();
+    a.iter().all(|v| v == first)
 }
 
 fn lower(s: &str) -> String {
@@ -162,7 +178,29 @@ fn list_predicate(kql: &'static str, all: bool, equals: bool) -> Def {
         let mut buf = Vec::new();
         let mut cache: Option<(Vec<String>, Vec<Matcher>)> = None;
         let mut out = Vec::with_capacity(hay.len());
+        // Literal lists (the usual case) are expanded once, not per row.
+        let constant = lists.iter().all(is_constant);
         for i in 0..hay.len() {
+            if constant && cache.is_some() {
+                let h = if hay.is_null(i) { "" } else { hay.value(i) };
+                let r = match &cache {
+                    Some((keys, _)) if equals => {
+                        let hl = lower(h);
+                        keys.iter().any(|k| lower(k) == hl)
+                    }
+                    Some((_, ms)) => {
+                        fold_into(h, &mut buf);
+                        if all {
+                            !ms.is_empty() && ms.iter().all(|m| m.is_match_prepared(&buf))
+                        } else {
+                            ms.iter().any(|m| m.is_match_prepared(&buf))
+                        }
+                    }
+                    None => false,
+                };
+                out.push(Some(r));
+                continue;
+            }
             let needles = expand_list(&lists, i);
             if cache.as_ref().is_none_or(|(k, _)| *k != needles) {
                 let ms = if equals {
