@@ -1,0 +1,290 @@
+//! KQL `dynamic` values, stored as JSON text in Utf8 columns: `parse_json`,
+//! property access (`kql_get`), `array_length`, `bag_keys`, `pack`,
+//! `pack_array`, `array_concat`, `set_union`, `set_intersect`, `bag_merge`,
+//! and the Arrow-value -> JSON conversion the aggregates share.
+//!
+//! A dynamic `null` (JSON `null`, missing property, unparsable text) is an SQL
+//! null. Strings given where a dynamic value is built (`pack`, `make_list`)
+//! are embedded as JSON when they hold a JSON object or array text, else as a
+//! JSON string: Utf8 cannot tell a dynamic column from a string column.
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array,
+    Int64Array, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
+};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Result as DFResult, exec_err};
+use serde_json::{Map, Value};
+
+use crate::registry::Returns;
+use crate::udf::{Def, datetimes, i64_array, is_string, r_i64, r_str, str_array, strs, timespans};
+use bulwark_model::KustoType;
+
+/// Largest dynamic text parsed (serde_json itself limits nesting to 128).
+const MAX_TEXT: usize = 64 << 20;
+
+/// Parses dynamic text; `None` for null, empty or invalid text.
+pub(crate) fn parse(text: &str) -> Option<Value> {
+    if text.is_empty() || text.len() > MAX_TEXT {
+        return None;
+    }
+    serde_json::from_str::<Value>(text).ok().filter(|v| !v.is_null())
+}
+
+/// KQL `parse_json`: JSON text is normalized; other text becomes a JSON string.
+pub(crate) fn parse_json(text: &str) -> Option<Value> {
+    if text.is_empty() {
+        return None;
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Null) => None,
+        Ok(v) => Some(v),
+        Err(_) => Some(Value::String(text.to_string())),
+    }
+}
+
+/// `tostring()` of a dynamic value: strings unquoted, others as compact JSON.
+pub(crate) fn value_to_kql_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// One Arrow value as JSON, following the module's string heuristic.
+pub(crate) fn cell_to_json(a: &ArrayRef, i: usize) -> DFResult<Value> {
+    if a.is_null(i) {
+        return Ok(Value::Null);
+    }
+    macro_rules! num {
+        ($t:ty) => {
+            if let Some(x) = a.as_any().downcast_ref::<$t>() {
+                return Ok(Value::from(x.value(i)));
+            }
+        };
+    }
+    num!(Int64Array);
+    num!(Int32Array);
+    num!(Int16Array);
+    num!(Int8Array);
+    num!(UInt64Array);
+    num!(UInt32Array);
+    num!(UInt16Array);
+    num!(UInt8Array);
+    if let Some(x) = a.as_any().downcast_ref::<Float64Array>() {
+        return Ok(serde_json::Number::from_f64(x.value(i)).map_or(Value::Null, Value::Number));
+    }
+    if let Some(x) = a.as_any().downcast_ref::<Float32Array>() {
+        return Ok(
+            serde_json::Number::from_f64(f64::from(x.value(i))).map_or(Value::Null, Value::Number)
+        );
+    }
+    if let Some(x) = a.as_any().downcast_ref::<BooleanArray>() {
+        return Ok(Value::Bool(x.value(i)));
+    }
+    let slice = a.slice(i, 1);
+    match a.data_type() {
+        DataType::Timestamp(_, _) => Ok(datetimes(&slice)?[0]
+            .map_or(Value::Null, |t| Value::String(crate::datetime::format_iso(t)))),
+        DataType::Duration(_) => Ok(timespans(&slice)?[0]
+            .map_or(Value::Null, |t| Value::String(crate::datetime::format_timespan_kql(t)))),
+        DataType::Null => Ok(Value::Null),
+        _ => {
+            let s = strs(&slice)?;
+            let text = s.value(0);
+            let trimmed = text.trim_start();
+            if (trimmed.starts_with('{') || trimmed.starts_with('['))
+                && let Ok(v) = serde_json::from_str::<Value>(text)
+            {
+                return Ok(v);
+            }
+            Ok(Value::String(text.to_string()))
+        }
+    }
+}
+
+/// JSON text of a value (None for null).
+pub(crate) fn to_text(v: &Value) -> Option<String> {
+    if v.is_null() { None } else { Some(v.to_string()) }
+}
+
+/// Follows one path step.
+fn step<'a>(v: &'a Value, key: &Value) -> Option<&'a Value> {
+    match (v, key) {
+        (Value::Object(m), Value::String(k)) => m.get(k),
+        (Value::Array(xs), Value::Number(n)) => {
+            let k = n.as_i64()?;
+            let idx = if k < 0 { xs.len() as i64 + k } else { k };
+            usize::try_from(idx).ok().and_then(|i| xs.get(i))
+        }
+        (Value::Array(xs), Value::String(k)) => k.parse::<usize>().ok().and_then(|i| xs.get(i)),
+        _ => None,
+    }
+}
+
+fn dyn_col(a: &ArrayRef) -> DFResult<Vec<Option<Value>>> {
+    if !is_string(a.data_type()) && !matches!(a.data_type(), DataType::Null) {
+        return (0..a.len())
+            .map(|i| cell_to_json(a, i).map(|v| if v.is_null() { None } else { Some(v) }))
+            .collect();
+    }
+    Ok(strs(a)?.iter().map(|v| v.and_then(parse)).collect())
+}
+
+fn array_of(v: Option<Value>) -> Option<Vec<Value>> {
+    match v {
+        Some(Value::Array(xs)) => Some(xs),
+        _ => None,
+    }
+}
+
+fn set_op(a: &[ArrayRef], n: usize, intersect: bool) -> DFResult<ArrayRef> {
+    let cols = a.iter().map(dyn_col).collect::<DFResult<Vec<_>>>()?;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let arrays: Option<Vec<Vec<Value>>> = cols.iter().map(|c| array_of(c[i].clone())).collect();
+        let Some(arrays) = arrays else {
+            out.push(None);
+            continue;
+        };
+        let mut acc: Vec<Value> = Vec::new();
+        for x in arrays.iter().flatten() {
+            if !acc.contains(x) {
+                acc.push(x.clone());
+            }
+        }
+        if intersect {
+            acc.retain(|x| arrays.iter().all(|arr| arr.contains(x)));
+        }
+        out.push(Some(Value::Array(acc).to_string()));
+    }
+    Ok(str_array(out))
+}
+
+/// All dynamic-value function definitions.
+pub(crate) fn defs() -> Vec<Def> {
+    let dynamic = Returns::Type(KustoType::Dynamic);
+    let mut v = Vec::new();
+    v.push(Def::new("parse_json", 1, 1, dynamic, r_str, |a, _| {
+        if !is_string(a[0].data_type()) {
+            let c = dyn_col(&a[0])?;
+            return Ok(str_array(c.into_iter().map(|v| v.as_ref().and_then(to_text)).collect()));
+        }
+        let s = strs(&a[0])?;
+        Ok(str_array(s.iter().map(|v| v.and_then(parse_json).and_then(|j| to_text(&j))).collect()))
+    }));
+    v.push(Def::new("get", 2, 64, dynamic, r_str, |a, n| {
+        let base = dyn_col(&a[0])?;
+        let keys = a[1..]
+            .iter()
+            .map(|k| (0..n).map(|i| cell_to_json(k, i)).collect::<DFResult<Vec<_>>>())
+            .collect::<DFResult<Vec<_>>>()?;
+        Ok(str_array(
+            (0..n)
+                .map(|i| {
+                    let mut cur = base[i].as_ref()?;
+                    for k in &keys {
+                        // A dynamic string holding JSON is not implicitly re-parsed, as in KQL.
+                        cur = step(cur, &k[i])?;
+                    }
+                    to_text(cur)
+                })
+                .collect(),
+        ))
+    }));
+    v.push(Def::new("tostring_dynamic", 1, 1, Returns::Type(KustoType::String), r_str, |a, _| {
+        let c = dyn_col(&a[0])?;
+        Ok(str_array(
+            c.iter()
+                .map(|v| Some(v.as_ref().map(value_to_kql_string).unwrap_or_default()))
+                .collect(),
+        ))
+    }));
+    v.push(Def::new("array_length", 1, 1, Returns::Type(KustoType::Long), r_i64, |a, _| {
+        let c = dyn_col(&a[0])?;
+        Ok(i64_array(
+            c.iter()
+                .map(|v| match v {
+                    Some(Value::Array(xs)) => Some(xs.len() as i64),
+                    _ => None,
+                })
+                .collect(),
+        ))
+    }));
+    v.push(Def::new("bag_keys", 1, 1, dynamic, r_str, |a, _| {
+        let c = dyn_col(&a[0])?;
+        Ok(str_array(
+            c.iter()
+                .map(|v| match v {
+                    Some(Value::Object(m)) => Some(
+                        Value::Array(m.keys().map(|k| Value::String(k.clone())).collect())
+                            .to_string(),
+                    ),
+                    _ => None,
+                })
+                .collect(),
+        ))
+    }));
+    v.push(Def::new("pack", 0, 128, dynamic, r_str, |a, n| {
+        if a.len() % 2 != 0 {
+            return exec_err!("pack/bag_pack expects key/value pairs, got {} arguments", a.len());
+        }
+        let keys = a.iter().step_by(2).map(strs).collect::<DFResult<Vec<_>>>()?;
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut m = Map::new();
+            for (j, k) in keys.iter().enumerate() {
+                if k.is_null(i) {
+                    continue;
+                }
+                m.insert(k.value(i).to_string(), cell_to_json(&a[2 * j + 1], i)?);
+            }
+            out.push(Some(Value::Object(m).to_string()));
+        }
+        Ok(str_array(out))
+    }));
+    v.push(Def::new("pack_array", 0, 128, dynamic, r_str, |a, n| {
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let xs = a.iter().map(|c| cell_to_json(c, i)).collect::<DFResult<Vec<_>>>()?;
+            out.push(Some(Value::Array(xs).to_string()));
+        }
+        Ok(str_array(out))
+    }));
+    v.push(Def::new("array_concat", 1, 64, dynamic, r_str, |a, n| {
+        let cols = a.iter().map(dyn_col).collect::<DFResult<Vec<_>>>()?;
+        Ok(str_array(
+            (0..n)
+                .map(|i| {
+                    let mut all = Vec::new();
+                    for c in &cols {
+                        all.extend(array_of(c[i].clone())?);
+                    }
+                    Some(Value::Array(all).to_string())
+                })
+                .collect(),
+        ))
+    }));
+    v.push(Def::new("set_union", 2, 64, dynamic, r_str, |a, n| set_op(a, n, false)));
+    v.push(Def::new("set_intersect", 2, 64, dynamic, r_str, |a, n| set_op(a, n, true)));
+    v.push(Def::new("bag_merge", 2, 64, dynamic, r_str, |a, n| {
+        let cols = a.iter().map(dyn_col).collect::<DFResult<Vec<_>>>()?;
+        Ok(str_array(
+            (0..n)
+                .map(|i| {
+                    let mut m = Map::new();
+                    for c in &cols {
+                        if let Some(Value::Object(b)) = &c[i] {
+                            for (k, v) in b {
+                                // Leftmost bag wins on duplicate keys.
+                                m.entry(k.clone()).or_insert_with(|| v.clone());
+                            }
+                        }
+                    }
+                    Some(Value::Object(m).to_string())
+                })
+                .collect(),
+        ))
+    }));
+    v
+}
