@@ -18,7 +18,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let options = IngestOptions { force: std::env::var_os("FORCE").is_some(), ..Default::default() };
+    let options =
+        IngestOptions { force: std::env::var_os("FORCE").is_some(), ..Default::default() };
     let quiet = std::env::var_os("QUIET").is_some();
     let progress = |e: ProgressEvent| {
         if !quiet && let ProgressEvent::Records { records, events_per_sec, .. } = e {

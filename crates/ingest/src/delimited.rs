@@ -11,7 +11,10 @@ pub(crate) fn ingest_csv(ctx: &mut FileCtx<'_>, input: impl Read) -> Result<()> 
     let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(input);
     let mut records = reader.byte_records();
     let header: Vec<String> = match records.next() {
-        Some(Ok(h)) => h.iter().map(|f| String::from_utf8_lossy(f).trim().trim_start_matches('\u{feff}').to_string()).collect(),
+        Some(Ok(h)) => h
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).trim().trim_start_matches('\u{feff}').to_string())
+            .collect(),
         Some(Err(e)) => {
             ctx.reject(&"line 1", &format!("unreadable header: {e}"));
             return Ok(());
@@ -25,9 +28,8 @@ pub(crate) fn ingest_csv(ctx: &mut FileCtx<'_>, input: impl Read) -> Result<()> 
             match infer_from_keys(ctx, &keys) {
                 Some(t) => t,
                 None => {
-                    ctx.skip_reason = Some(
-                        "CSV header matches no known table; give --table NAME".to_string(),
-                    );
+                    ctx.skip_reason =
+                        Some("CSV header matches no known table; give --table NAME".to_string());
                     return Ok(());
                 }
             }

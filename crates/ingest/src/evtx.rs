@@ -27,7 +27,14 @@ impl std::fmt::Display for RecordError {
 /// An open EVTX file. Iterate it with [`EvtxReader::records`].
 pub struct EvtxReader {
     parser: EvtxParser<File>,
+    /// Set when the file ends inside a chunk: the parser ignores such a tail silently, so the
+    /// reader reports it as one more error after the records.
+    truncated: Option<String>,
 }
+
+/// EVTX layout: a 4 KiB file header, then 64 KiB chunks.
+const HEADER_SIZE: u64 = 4096;
+const CHUNK_SIZE: u64 = 65536;
 
 /// Opens an EVTX file for reading with `threads` parser threads (0 = one per core).
 ///
@@ -45,30 +52,44 @@ pub fn read_evtx(path: impl AsRef<Path>, threads: usize) -> Result<EvtxReader> {
     let path = path.as_ref();
     let parser = EvtxParser::from_path(path)
         .map_err(|e| Error::Evtx { path: path.to_path_buf(), message: e.to_string() })?;
+    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let tail = len.saturating_sub(HEADER_SIZE) % CHUNK_SIZE;
+    let truncated = (len > HEADER_SIZE && tail != 0).then(|| {
+        format!(
+            "file truncated: its last chunk has {tail} of {CHUNK_SIZE} bytes; the records in it \
+             cannot be read"
+        )
+    });
     let settings = ParserSettings::default()
         .num_threads(threads)
         .indent(false)
         .separate_json_attributes(false);
-    Ok(EvtxReader { parser: parser.with_configuration(settings) })
+    Ok(EvtxReader { parser: parser.with_configuration(settings), truncated })
 }
 
 impl EvtxReader {
     /// Every record in file order; damaged ones as errors.
     pub fn records(&mut self) -> impl Iterator<Item = Result<WindowsRecord, RecordError>> + '_ {
         let mut position = 0u64;
-        self.parser.records_json_value().map(move |r| {
-            position += 1;
-            match r {
-                Ok(rec) => WindowsRecord::from_evtx_json(&rec.data).map_err(|reason| RecordError {
-                    locator: format!("record {}", rec.event_record_id),
-                    reason,
-                }),
-                Err(e) => Err(RecordError {
-                    locator: format!("#{position}"),
-                    reason: one_line(&e.to_string()),
-                }),
-            }
-        })
+        let truncated = self
+            .truncated
+            .clone()
+            .map(|reason| Err(RecordError { locator: "end of file".to_string(), reason }));
+        self.parser
+            .records_json_value()
+            .map(move |r| {
+                position += 1;
+                match r {
+                    Ok(rec) => WindowsRecord::from_evtx_json(&rec.data).map_err(|reason| {
+                        RecordError { locator: format!("record {}", rec.event_record_id), reason }
+                    }),
+                    Err(e) => Err(RecordError {
+                        locator: format!("#{position}"),
+                        reason: one_line(&e.to_string()),
+                    }),
+                }
+            })
+            .chain(truncated)
     }
 }
 

@@ -34,7 +34,10 @@ pub(crate) fn ingest_json(ctx: &mut FileCtx<'_>, mut input: impl BufRead) -> Res
         if buf.is_empty() {
             return Ok(());
         }
-        let skip = buf.iter().take_while(|b| b.is_ascii_whitespace() || **b == 0xef || **b == 0xbb || **b == 0xbf).count();
+        let skip = buf
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace() || **b == 0xef || **b == 0xbb || **b == 0xbf)
+            .count();
         if skip < buf.len() {
             let b = buf[skip];
             input.consume(skip);
@@ -72,7 +75,9 @@ pub(crate) fn ingest_json(ctx: &mut FileCtx<'_>, mut input: impl BufRead) -> Res
         }
         match serde_json::from_slice::<Value>(text) {
             Ok(Value::Object(obj)) => ctx.object(obj, &number)?,
-            Ok(other) => ctx.reject(&number, &format!("expected a JSON object, found {}", kind(&other))),
+            Ok(other) => {
+                ctx.reject(&number, &format!("expected a JSON object, found {}", kind(&other)))
+            }
             Err(e) if number == 1 && text.first() == Some(&b'{') && e.is_eof() => {
                 // A pretty-printed object spans lines: read the rest as a stream of values.
                 stream_mode = true;
@@ -88,10 +93,16 @@ pub(crate) fn ingest_json(ctx: &mut FileCtx<'_>, mut input: impl BufRead) -> Res
             n += 1;
             match value {
                 Ok(Value::Object(obj)) => ctx.object(obj, &format!("object {n}"))?,
-                Ok(other) => ctx.reject(&format!("object {n}"), &format!("expected a JSON object, found {}", kind(&other))),
+                Ok(other) => ctx.reject(
+                    &format!("object {n}"),
+                    &format!("expected a JSON object, found {}", kind(&other)),
+                ),
                 Err(e) => {
                     // A stream cannot resynchronize after a syntax error: report and stop.
-                    ctx.reject(&format!("object {n}"), &format!("invalid JSON (rest of file not readable): {e}"));
+                    ctx.reject(
+                        &format!("object {n}"),
+                        &format!("invalid JSON (rest of file not readable): {e}"),
+                    );
                     break;
                 }
             }
@@ -244,7 +255,8 @@ fn non_empty(v: &Value) -> bool {
 
 /// The table whose columns best cover the object's non-empty keys (cached per key set).
 fn infer_table(ctx: &mut FileCtx<'_>, obj: &Map<String, Value>) -> Option<Arc<TableSchema>> {
-    let keys: Vec<&str> = obj.iter().filter(|(_, v)| non_empty(v)).map(|(k, _)| k.as_str()).collect();
+    let keys: Vec<&str> =
+        obj.iter().filter(|(_, v)| non_empty(v)).map(|(k, _)| k.as_str()).collect();
     infer_from_keys(ctx, &keys)
 }
 
@@ -269,19 +281,31 @@ pub(crate) fn infer_from_keys(ctx: &mut FileCtx<'_>, keys: &[&str]) -> Option<Ar
             best = Some((score, t.columns().len(), t.clone()));
         }
     }
-    let chosen = best.filter(|(score, _, _)| *score >= 3 && score * 10 >= keys.len() * 6).map(|(_, _, t)| t);
+    let chosen =
+        best.filter(|(score, _, _)| *score >= 3 && score * 10 >= keys.len() * 6).map(|(_, _, t)| t);
     ctx.infer_cache.insert(signature, chosen.as_ref().map(|t| t.name().to_string()));
     chosen
 }
 
 fn exact_or_suffix(t: &TableSchema, key: &str) -> bool {
     t.index_of(key).is_some()
-        || key.rsplit_once('_').is_some_and(|(base, _)| !base.is_empty() && t.index_of(base).is_some())
+        || key
+            .rsplit_once('_')
+            .is_some_and(|(base, _)| !base.is_empty() && t.index_of(base).is_some())
 }
 
 /// Keys that carry an event time when the table's time column is not among the keys.
-const TIME_KEYS: &[&str] =
-    &["TimeGenerated", "Timestamp", "@timestamp", "timestamp", "EventTime", "TimeCreated", "time", "eventTime", "date"];
+const TIME_KEYS: &[&str] = &[
+    "TimeGenerated",
+    "Timestamp",
+    "@timestamp",
+    "timestamp",
+    "EventTime",
+    "TimeCreated",
+    "time",
+    "eventTime",
+    "date",
+];
 
 /// Writes `obj` as one row of `schema`, columns matched by name. Keys without a column go to
 /// `AdditionalFields` when the table has one, else are noted in the report.
@@ -311,7 +335,10 @@ fn write_to_table(ctx: &mut FileCtx<'_>, schema: &Arc<TableSchema>, obj: &Map<St
         if !unmatched.is_empty() {
             match schema.column("AdditionalFields") {
                 Some(c) if c.ty == KustoType::Dynamic && !obj.contains_key("AdditionalFields") => {
-                    row.text("AdditionalFields", &Value::Object(std::mem::take(&mut unmatched)).to_string());
+                    row.text(
+                        "AdditionalFields",
+                        &Value::Object(std::mem::take(&mut unmatched)).to_string(),
+                    );
                 }
                 _ => missing.extend(unmatched.keys().cloned()),
             }

@@ -262,16 +262,12 @@ pub fn ingest(
 ) -> Result<IngestReport> {
     let start = Instant::now();
     let table = match &options.table {
-        Some(name) => Some(
-            store
-                .registry()
-                .get(name)
-                .cloned()
-                .ok_or_else(|| Error::UnknownTable {
-                    name: name.clone(),
-                    suggestion: store.registry().suggest_table(name),
-                })?,
-        ),
+        Some(name) => {
+            Some(store.registry().get(name).cloned().ok_or_else(|| Error::UnknownTable {
+                name: name.clone(),
+                suggestion: store.registry().suggest_table(name),
+            })?)
+        }
         None => None,
     };
     let mut report = IngestReport::default();
@@ -395,11 +391,14 @@ fn process_file(shared: &Shared<'_>, index: usize, path: &Path, tx: &SyncSender<
     let options = shared.options;
     let hash = match sha256_file(path) {
         Ok(h) => h,
-        Err(e) => return tx.send(Msg::Skipped(path.to_path_buf(), format!("cannot read: {e}"))).is_ok(),
+        Err(e) => {
+            return tx.send(Msg::Skipped(path.to_path_buf(), format!("cannot read: {e}"))).is_ok();
+        }
     };
     if !options.force {
         if let Some(origin) = shared.known.get(&hash) {
-            let why = format!("already ingested (same content as {origin}); use --force to ingest again");
+            let why =
+                format!("already ingested (same content as {origin}); use --force to ingest again");
             return tx.send(Msg::Duplicate(path.to_path_buf(), why)).is_ok();
         }
         let earlier = match shared.seen.lock() {
@@ -449,7 +448,21 @@ fn process_file(shared: &Shared<'_>, index: usize, path: &Path, tx: &SyncSender<
         emit: &mut emit,
         announced: 0,
     };
-    let outcome = parse_file(&mut ctx, path, format, shared.evtx_threads).and_then(|()| ctx.flush());
+    // A parser bug on hostile input must cost one file, not the run: contain panics here.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parse_file(&mut ctx, path, format, shared.evtx_threads)
+    }));
+    let outcome = match outcome {
+        Ok(r) => r.and_then(|()| ctx.flush()),
+        Err(_) => {
+            let n = ctx.records;
+            ctx.reject(
+                &format!("#{}", n + 1),
+                &"the parser failed on this input; rest of file skipped",
+            );
+            ctx.flush()
+        }
+    };
     if let Err(e) = outcome {
         ctx.skip_reason.get_or_insert(e.to_string());
     }
@@ -476,8 +489,15 @@ fn process_file(shared: &Shared<'_>, index: usize, path: &Path, tx: &SyncSender<
     !writer_gone && tx.send(Msg::Done(Box::new(finished))).is_ok()
 }
 
-fn parse_file(ctx: &mut FileCtx<'_>, path: &Path, format: Format, evtx_threads: usize) -> Result<()> {
-    let open = || std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source });
+fn parse_file(
+    ctx: &mut FileCtx<'_>,
+    path: &Path,
+    format: Format,
+    evtx_threads: usize,
+) -> Result<()> {
+    let open = || {
+        std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+    };
     match format {
         Format::Evtx => {
             let mut reader = match read_evtx(path, evtx_threads) {
@@ -501,9 +521,13 @@ fn parse_file(ctx: &mut FileCtx<'_>, path: &Path, format: Format, evtx_threads: 
             }
             Ok(())
         }
-        Format::Jsonl | Format::Auto => ingest_json(ctx, BufReader::with_capacity(1 << 20, open()?)),
+        Format::Jsonl | Format::Auto => {
+            ingest_json(ctx, BufReader::with_capacity(1 << 20, open()?))
+        }
         Format::Csv => ingest_csv(ctx, BufReader::with_capacity(1 << 20, open()?)),
-        Format::Syslog | Format::Cef => ingest_lines(ctx, BufReader::with_capacity(1 << 20, open()?)),
+        Format::Syslog | Format::Cef => {
+            ingest_lines(ctx, BufReader::with_capacity(1 << 20, open()?))
+        }
     }
 }
 
@@ -590,7 +614,11 @@ fn write_all(
                         Some(t) => t,
                         None => tx.insert(store.begin_with(write_options)?),
                     };
-                    t.record_source(&file_report.sha256, &file_report.path.display().to_string(), rows);
+                    t.record_source(
+                        &file_report.sha256,
+                        &file_report.path.display().to_string(),
+                        rows,
+                    );
                     report.files_ingested.push(file_report);
                 } else {
                     let reason = skip_reason.unwrap_or_else(|| {
@@ -600,7 +628,10 @@ fn write_all(
                             format!("all {} records rejected", file_report.records)
                         }
                     });
-                    progress(ProgressEvent::FileSkipped { path: file_report.path.clone(), reason: reason.clone() });
+                    progress(ProgressEvent::FileSkipped {
+                        path: file_report.path.clone(),
+                        reason: reason.clone(),
+                    });
                     report.files_skipped.push(SkippedFile { path: file_report.path, reason });
                 }
             }

@@ -177,7 +177,8 @@ impl WindowsRecord {
             .find_map(|k| obj.get(*k).filter(|v| v.is_string()))
             .map(to_text)
             .unwrap_or_default();
-        let has_computer = ["Hostname", "Computer"].iter().any(|k| obj.get(*k).is_some_and(Value::is_string));
+        let has_computer =
+            ["Hostname", "Computer"].iter().any(|k| obj.get(*k).is_some_and(Value::is_string));
         if channel.is_empty() && provider.is_empty() && !has_computer {
             return None;
         }

@@ -152,8 +152,19 @@ pub(crate) fn resolve_column(schema: &TableSchema, key: &str) -> Option<usize> {
         return Some(i);
     }
     const SUFFIXES: &[&str] = &[
-        "_string", "_dynamic", "_long", "_int", "_real", "_bool", "_datetime", "_guid", "_s",
-        "_d", "_b", "_g", "_t",
+        "_string",
+        "_dynamic",
+        "_long",
+        "_int",
+        "_real",
+        "_bool",
+        "_datetime",
+        "_guid",
+        "_s",
+        "_d",
+        "_b",
+        "_g",
+        "_t",
     ];
     for s in SUFFIXES {
         if let Some(base) = key.strip_suffix(s)

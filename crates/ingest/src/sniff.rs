@@ -131,7 +131,10 @@ mod tests {
     fn content_decides_not_the_name() {
         assert_eq!(sniff(b"ElfFile\0rest", false), Ok(Format::Evtx));
         assert_eq!(sniff(b"  {\"a\":1}\n", false), Ok(Format::Jsonl));
-        assert_eq!(sniff(b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed", false), Ok(Format::Syslog));
+        assert_eq!(
+            sniff(b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed", false),
+            Ok(Format::Syslog)
+        );
         assert_eq!(sniff(b"CEF:0|Vendor|Prod|1|100|name|5|src=1.2.3.4", false), Ok(Format::Cef));
         assert_eq!(sniff(b"a,b,c\n1,2,3\n", false), Ok(Format::Csv));
         assert!(sniff(b"\x00\x01\x02\x03binary", false).is_err());

@@ -28,7 +28,8 @@ const FACILITIES: [&str; 24] = [
     "ftp", "ntp", "audit", "alert", "clock", "local0", "local1", "local2", "local3", "local4",
     "local5", "local6", "local7",
 ];
-const SEVERITIES: [&str; 8] = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+const SEVERITIES: [&str; 8] =
+    ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
 const MONTHS: [&str; 12] =
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
@@ -36,9 +37,14 @@ const MONTHS: [&str; 12] =
 pub fn looks_like_syslog(line: &str) -> bool {
     let l = line.trim_start();
     if let Some(rest) = l.strip_prefix('<') {
-        return rest.split_once('>').is_some_and(|(p, _)| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
+        return rest.split_once('>').is_some_and(|(p, _)| {
+            !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit())
+        });
     }
-    bsd_time(l, 2024).is_some() || (l.len() > 20 && parse_datetime_ns(l.split(' ').next().unwrap_or("")).is_some() && l.contains(' '))
+    bsd_time(l, 2024).is_some()
+        || (l.len() > 20
+            && parse_datetime_ns(l.split(' ').next().unwrap_or("")).is_some()
+            && l.contains(' '))
 }
 
 /// Parses `Mmm dd hh:mm:ss` at the start of `s` in `year`; returns (ns, rest).
@@ -121,7 +127,8 @@ pub fn parse_syslog(line: &str) -> SyslogLine<'_> {
     };
     // HOST TAG[PID]: MSG — the host is absent when the next word already is the tag.
     let (first, tail) = r.split_once(' ').unwrap_or((r, ""));
-    let (host, tagged) = if first.ends_with(':') || first.contains('[') { (None, r) } else { (Some(first), tail) };
+    let (host, tagged) =
+        if first.ends_with(':') || first.contains('[') { (None, r) } else { (Some(first), tail) };
     out.host = host.filter(|h| !h.is_empty());
     if let Some((tag, msg)) = tagged.split_once(": ")
         && !tag.contains(' ')
@@ -229,7 +236,12 @@ fn parse_extensions(s: &str) -> Vec<(String, String)> {
     while i < bytes.len() {
         if bytes[i] == b'=' && (i == 0 || bytes[i - 1] != b'\\') {
             let mut k = i;
-            while k > 0 && (bytes[k - 1].is_ascii_alphanumeric() || bytes[k - 1] == b'_' || bytes[k - 1] == b'.' || bytes[k - 1] == b'-') {
+            while k > 0
+                && (bytes[k - 1].is_ascii_alphanumeric()
+                    || bytes[k - 1] == b'_'
+                    || bytes[k - 1] == b'.'
+                    || bytes[k - 1] == b'-')
+            {
                 k -= 1;
             }
             if k < i && (k == 0 || bytes[k - 1] == b' ') {
@@ -243,7 +255,8 @@ fn parse_extensions(s: &str) -> Vec<(String, String)> {
         let end = keys.get(n + 1).map(|&(next, _)| next).unwrap_or(bytes.len());
         let key = s.get(ks..eq).unwrap_or("");
         let raw = s.get(eq + 1..end).unwrap_or("").trim_end();
-        let value = raw.replace("\\=", "=").replace("\\n", "\n").replace("\\r", "\r").replace("\\\\", "\\");
+        let value =
+            raw.replace("\\=", "=").replace("\\n", "\n").replace("\\r", "\r").replace("\\\\", "\\");
         out.push((key.to_string(), value));
     }
     out

@@ -5,7 +5,7 @@
 //! columns — `Account`, `LogonType`, `IpAddress`, `ProcessName`, `CommandLine`, … — are filled
 //! from event-data fields of the same name) and to `WindowsEvent` for every other log (whose
 //! `EventData` column is dynamic). In both, `EventData` holds the whole event data as JSON.
-use crate::mapping::{Action, Src, Mapping, logon_type_name, mappings_for};
+use crate::mapping::{Action, Mapping, Src, logon_type_name, mappings_for};
 use crate::record::{Source, WindowsRecord};
 use crate::sink::{Row, Rows};
 use serde_json::Value;
@@ -116,7 +116,10 @@ fn promote(row: &mut Row<'_>, col: usize, _key: &str, v: &Value) {
         }
         if let Some(hex) = t.strip_prefix("0x")
             && let Ok(n) = i64::from_str_radix(hex, 16)
-            && matches!(row.schema().columns()[col].ty, bulwark_model::KustoType::Int | bulwark_model::KustoType::Long)
+            && matches!(
+                row.schema().columns()[col].ty,
+                bulwark_model::KustoType::Int | bulwark_model::KustoType::Long
+            )
         {
             row.json_at(col, &Value::from(n));
             return;
