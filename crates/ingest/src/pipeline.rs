@@ -58,7 +58,7 @@ impl Default for IngestOptions {
             threads: 0,
             max_rejections_per_file: 10,
             chunk_rows: 8192,
-            commit_rows: 1 << 20,
+            commit_rows: 4 << 20,
         }
     }
 }
@@ -540,7 +540,14 @@ fn write_all(
     report: &mut IngestReport,
     start: Instant,
 ) -> Result<()> {
-    let write_options = WriteOptions { row_group_rows: 64 << 10, ..WriteOptions::default() };
+    // Small row groups bound the Parquet writer's buffers per open table. Automatic compaction
+    // is off during ingest: it reads whole files into memory, which would break the memory
+    // bound on big inputs; commits already produce files near the target size.
+    let write_options = WriteOptions {
+        row_group_rows: 64 << 10,
+        auto_compact_files: usize::MAX,
+        ..WriteOptions::default()
+    };
     let mut tx: Option<Transaction<'_>> = None;
     let mut uncommitted = 0usize;
     let mut file_rows: HashMap<usize, BTreeMap<String, u64>> = HashMap::new();
