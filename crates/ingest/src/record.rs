@@ -96,38 +96,50 @@ impl WindowsRecord {
     /// Builds a record from the JSON the `evtx` crate renders (`{"Event": {"System": …,
     /// "EventData": …}}`). Returns the reason when the shape is not an event.
     pub fn from_evtx_json(value: &Value) -> Result<WindowsRecord, String> {
-        let event = value.get("Event").ok_or("record has no Event element")?;
-        let system = event.get("System").ok_or("record has no System element")?;
-        let mut r = WindowsRecord {
-            event_id: system.get("EventID").and_then(text_or_attr).and_then(as_i64),
-            channel: system.get("Channel").and_then(text_or_attr).map(to_text).unwrap_or_default(),
-            computer: system
-                .get("Computer")
-                .and_then(text_or_attr)
-                .map(to_text)
-                .unwrap_or_default(),
-            provider: attr(system.get("Provider"), "Name")
-                .or_else(|| attr(system.get("Provider"), "EventSourceName"))
-                .map(to_text)
-                .unwrap_or_default(),
-            time_ns: attr(system.get("TimeCreated"), "SystemTime")
-                .and_then(Value::as_str)
-                .and_then(parse_datetime_ns),
-            record_id: system.get("EventRecordID").and_then(text_or_attr).and_then(as_u64),
-            level: system.get("Level").and_then(text_or_attr).and_then(as_i64),
-            task: system.get("Task").and_then(text_or_attr).and_then(as_i64),
-            opcode: system.get("Opcode").and_then(text_or_attr).and_then(as_i64),
-            keywords: system.get("Keywords").and_then(text_or_attr).map(to_text),
-            process_id: attr(system.get("Execution"), "ProcessID").and_then(as_i64),
-            thread_id: attr(system.get("Execution"), "ThreadID").and_then(as_i64),
-            user_sid: attr(system.get("Security"), "UserID").map(to_text),
-            data: Map::new(),
+        WindowsRecord::from_evtx_value(value.clone())
+    }
+
+    /// Like [`WindowsRecord::from_evtx_json`], taking the value (its event data is moved, not
+    /// copied).
+    pub fn from_evtx_value(mut value: Value) -> Result<WindowsRecord, String> {
+        let event = value.get_mut("Event").ok_or("record has no Event element")?;
+        let mut r = {
+            let system = event.get("System").ok_or("record has no System element")?;
+            WindowsRecord {
+                event_id: system.get("EventID").and_then(text_or_attr).and_then(as_i64),
+                channel: system
+                    .get("Channel")
+                    .and_then(text_or_attr)
+                    .map(to_text)
+                    .unwrap_or_default(),
+                computer: system
+                    .get("Computer")
+                    .and_then(text_or_attr)
+                    .map(to_text)
+                    .unwrap_or_default(),
+                provider: attr(system.get("Provider"), "Name")
+                    .or_else(|| attr(system.get("Provider"), "EventSourceName"))
+                    .map(to_text)
+                    .unwrap_or_default(),
+                time_ns: attr(system.get("TimeCreated"), "SystemTime")
+                    .and_then(Value::as_str)
+                    .and_then(parse_datetime_ns),
+                record_id: system.get("EventRecordID").and_then(text_or_attr).and_then(as_u64),
+                level: system.get("Level").and_then(text_or_attr).and_then(as_i64),
+                task: system.get("Task").and_then(text_or_attr).and_then(as_i64),
+                opcode: system.get("Opcode").and_then(text_or_attr).and_then(as_i64),
+                keywords: system.get("Keywords").and_then(text_or_attr).map(to_text),
+                process_id: attr(system.get("Execution"), "ProcessID").and_then(as_i64),
+                thread_id: attr(system.get("Execution"), "ThreadID").and_then(as_i64),
+                user_sid: attr(system.get("Security"), "UserID").map(to_text),
+                data: Map::new(),
+            }
         };
-        if let Some(data) = event.get("EventData") {
-            flatten_data(data, &mut r.data, 0);
+        if let Some(data) = event.get_mut("EventData") {
+            flatten_data(data.take(), &mut r.data, 0);
         }
-        if let Some(user) = event.get("UserData") {
-            flatten_data(user, &mut r.data, 0);
+        if let Some(user) = event.get_mut("UserData") {
+            flatten_data(user.take(), &mut r.data, 0);
         }
         Ok(r)
     }
@@ -162,7 +174,7 @@ impl WindowsRecord {
             r.event_id?;
             for key in ["event_data", "user_data"] {
                 if let Some(d) = w.get(key) {
-                    flatten_data(d, &mut r.data, 0);
+                    flatten_data(d.clone(), &mut r.data, 0);
                 }
             }
             if let Some(m) = obj.get("message") {
@@ -293,9 +305,9 @@ fn as_u64(v: &Value) -> Option<u64> {
 const MAX_DEPTH: usize = 8;
 
 /// Flattens `EventData`/`UserData` into `out`. Named children become keys; `#attributes` are
-/// dropped except a `Name` that names a `Data` element; unnamed `Data` values become `Data`
-/// (one) or `Param1..n` (several); nested elements (UserData) are walked with a depth limit.
-fn flatten_data(v: &Value, out: &mut Map<String, Value>, depth: usize) {
+/// dropped; unnamed `Data` values become `Data` (one) or `Param1..n` (several); nested elements
+/// (UserData) are walked with a depth limit.
+fn flatten_data(v: Value, out: &mut Map<String, Value>, depth: usize) {
     match v {
         Value::Object(o) => {
             for (k, child) in o {
@@ -305,7 +317,7 @@ fn flatten_data(v: &Value, out: &mut Map<String, Value>, depth: usize) {
                 if k == "Data" || k == "#text" {
                     match child {
                         Value::Array(items) => {
-                            for (i, item) in items.iter().enumerate() {
+                            for (i, item) in items.into_iter().enumerate() {
                                 out.insert(format!("Param{}", i + 1), leaf(item));
                             }
                         }
@@ -318,10 +330,10 @@ fn flatten_data(v: &Value, out: &mut Map<String, Value>, depth: usize) {
                 }
                 match child {
                     Value::Object(inner) if depth < MAX_DEPTH && !inner.contains_key("#text") => {
-                        flatten_data(child, out, depth + 1)
+                        flatten_data(Value::Object(inner), out, depth + 1)
                     }
                     other => {
-                        out.insert(k.clone(), leaf(other));
+                        out.insert(k, leaf(other));
                     }
                 }
             }
@@ -334,10 +346,13 @@ fn flatten_data(v: &Value, out: &mut Map<String, Value>, depth: usize) {
 }
 
 /// A value as stored in the flat map: `#text` of an attributed element, otherwise itself.
-fn leaf(v: &Value) -> Value {
+fn leaf(v: Value) -> Value {
     match v {
-        Value::Object(o) => o.get("#text").cloned().unwrap_or_else(|| v.clone()),
-        other => other.clone(),
+        Value::Object(mut o) => match o.remove("#text") {
+            Some(t) => t,
+            None => Value::Object(o),
+        },
+        other => other,
     }
 }
 
