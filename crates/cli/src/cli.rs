@@ -35,6 +35,8 @@ pub enum Command {
     /// Manage custom (`*_CL`) table schemas.
     #[command(subcommand)]
     Schema(SchemaCommand),
+    /// Ingest telemetry files or folders: EVTX, JSON lines, CSV, syslog, CEF.
+    Ingest(IngestArgs),
     /// Run detection rules over the stored data and correlate alerts into incidents.
     Detect(DetectArgs),
     /// List incidents, or show one.
@@ -71,6 +73,25 @@ pub struct DemoArgs {
     /// Add to an existing data directory instead of refusing when it already has data.
     #[arg(long)]
     pub append: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files or directories (searched recursively).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Input format; `auto` decides per file from its content.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "evtx", "jsonl", "csv", "syslog", "cef"])]
+    pub format: String,
+    /// Put every JSON/CSV record in this table (columns matched by name).
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+    /// Ingest files the store already has (same content hash) again.
+    #[arg(long)]
+    pub force: bool,
+    /// Output format of the summary.
+    #[arg(long = "output", value_enum, default_value_t = ListFormat::Table)]
+    pub output: ListFormat,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tables(args) => tables(&data_dir, &args),
         Command::Schema(cmd) => schema(&data_dir, cmd),
         Command::Bench(cmd) => bench(cmd, cli.quiet),
+        Command::Ingest(args) => ingest(&open_store(&data_dir)?, &args, cli.quiet),
         Command::Detect(args) => crate::hunting::detect(&open_store(&data_dir)?, &args, cli.quiet),
         Command::Incidents(cmd) => crate::hunting::incidents(&open_store(&data_dir)?, cmd),
         Command::Sigma(cmd) => crate::hunting::sigma(cmd, cli.quiet),
@@ -105,6 +106,79 @@ fn demo(data_dir: &std::path::Path, args: &DemoArgs, quiet: bool) -> Result<Exit
         data_dir.display()
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn ingest(store: &Store, args: &crate::cli::IngestArgs, quiet: bool) -> Result<ExitCode> {
+    use bulwark_ingest::ProgressEvent;
+    let format: bulwark_ingest::Format = args.format.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let options = bulwark_ingest::IngestOptions {
+        format,
+        table: args.table.clone(),
+        force: args.force,
+        ..Default::default()
+    };
+    let bar = output::spinner("records", quiet);
+    let progress_bar = bar.clone();
+    let report = bulwark_ingest::ingest(store, &args.paths, &options, &move |event| match event {
+        ProgressEvent::Records { records, events_per_sec, .. } => {
+            progress_bar.set_position(records);
+            progress_bar.set_message(format!("{} events/s", output::count(events_per_sec as u64)));
+        }
+        ProgressEvent::FileStarted { path, .. } => {
+            progress_bar.set_prefix(path.display().to_string())
+        }
+        _ => {}
+    })?;
+    bar.finish_and_clear();
+    match args.output {
+        ListFormat::Json => println!("{}", serde_json::to_string(&report)?),
+        ListFormat::Table => {
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "Ingested {} rows from {} files in {:.1} s ({} events/s); {} records rejected, {} duplicate and {} skipped files.",
+                output::count(report.total_rows()),
+                report.files_ingested.len(),
+                report.elapsed_secs,
+                output::count(report.events_per_sec as u64),
+                output::count(report.rejected),
+                report.files_duplicate.len(),
+                report.files_skipped.len()
+            )?;
+            let mut t = output::table(&["table", "rows"]);
+            for (table, rows) in report.rows.iter().filter(|r| *r.1 > 0) {
+                t.add_row(vec![table.clone(), output::count(*rows)]);
+            }
+            if !report.rows.is_empty() {
+                writeln!(out, "{t}")?;
+            }
+            for d in &report.files_duplicate {
+                writeln!(
+                    out,
+                    "already ingested (use --force to read again): {}",
+                    d.path.display()
+                )?;
+            }
+            for d in &report.files_skipped {
+                writeln!(out, "skipped {}: {}", d.path.display(), d.reason)?;
+            }
+            for r in report.rejections.iter().take(20) {
+                writeln!(out, "rejected {r}")?;
+            }
+            if report.rejections.len() > 20 {
+                writeln!(
+                    out,
+                    "… and {} more rejections (use --output json)",
+                    report.rejections.len() - 20
+                )?;
+            }
+        }
+    }
+    Ok(if report.total_rows() > 0 || (report.files_skipped.is_empty() && report.rejected == 0) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 fn analyze(args: &crate::cli::AnalyzeArgs) -> Result<ExitCode> {

@@ -18,6 +18,21 @@ pub fn progress(total: u64, unit: &str, quiet: bool) -> ProgressBar {
     bar
 }
 
+/// A spinner counting `unit` with a message (rate) and prefix (current file); hidden when quiet.
+pub fn spinner(unit: &str, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    let template =
+        format!("{{spinner}} [{{elapsed_precise}}] {{human_pos}} {unit} ({{msg}}) {{wide_prefix}}");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
 /// A table with a header row, for terminal output.
 pub fn table(header: &[&str]) -> comfy_table::Table {
     let mut t = comfy_table::Table::new();
