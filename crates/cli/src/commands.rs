@@ -174,11 +174,7 @@ fn ingest(store: &Store, args: &crate::cli::IngestArgs, quiet: bool) -> Result<E
             }
         }
     }
-    Ok(if report.total_rows() > 0 || (report.files_skipped.is_empty() && report.rejected == 0) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
+    Ok(ExitCode::from(report.exit_code()))
 }
 
 fn analyze(args: &crate::cli::AnalyzeArgs) -> Result<ExitCode> {

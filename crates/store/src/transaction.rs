@@ -331,7 +331,9 @@ impl<'a> Transaction<'a> {
             }
             for entry in &small {
                 let path = self.store.dir().join(&entry.path);
-                for batch in read_parquet(&path)? {
+                // Batch by batch, so compacting a large table needs memory for one batch only.
+                for batch in parquet_batches(&path)? {
+                    let batch = batch.map_err(Error::from)?;
                     self.write(table, &batch)?;
                 }
                 self.replaced.entry(table.clone()).or_default().insert(entry.path.clone());
@@ -342,13 +344,14 @@ impl<'a> Transaction<'a> {
     }
 }
 
-/// Reads every batch of a Parquet file.
-pub(crate) fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
+/// The batches of a Parquet file, read lazily.
+pub(crate) fn parquet_batches(
+    path: &Path,
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
     let file = File::open(path).map_err(Error::io("cannot open", path))?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.with_batch_size(64 << 10).build())
-        .map_err(|source| Error::Parquet { path: path.to_path_buf(), source })?;
-    reader.collect::<std::result::Result<Vec<_>, _>>().map_err(Error::from)
+        .map_err(|source| Error::Parquet { path: path.to_path_buf(), source })
 }
 
 impl Drop for Transaction<'_> {

@@ -90,9 +90,18 @@ fn every_builtin_rule_converts_to_kql() {
         assert!(kql.contains("| where "), "{kql}");
     }
     assert!(!rules.correlation_rules().is_empty());
+    let correlation_names: Vec<String> =
+        rules.correlation_rules().iter().filter_map(|c| c.name.clone()).collect();
     for corr in rules.correlation_rules() {
-        let kql = bulwark_detect::correlation_to_kql(corr, rules.parsed_rules())
-            .unwrap_or_else(|e| panic!("{}: {e}", corr.title));
+        let result = bulwark_detect::correlation_to_kql(corr, rules.parsed_rules());
+        // Chained correlations (a correlation over a correlation) have no KQL form yet: the
+        // conversion must say so rather than produce a wrong query.
+        if corr.rules.iter().any(|r| correlation_names.contains(r)) {
+            let err = result.expect_err("chained correlations are not converted yet");
+            assert!(err.to_string().contains("unsupported"), "{err}");
+            continue;
+        }
+        let kql = result.unwrap_or_else(|e| panic!("{}: {e}", corr.title));
         assert!(kql.contains("// Author: Bulwark"), "{kql}");
         assert!(kql.contains("| summarize "), "{kql}");
         if corr.title.starts_with("Password Spray") {
