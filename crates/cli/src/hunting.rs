@@ -192,19 +192,18 @@ pub fn incidents(store: &Store, cmd: IncidentsCommand) -> Result<ExitCode> {
                     println!("{t}");
                     if let Ok(Value::Object(data)) =
                         serde_json::from_str::<Value>(&text(incident, "AdditionalData"))
+                        && let Some(Value::Array(entities)) = data.get("entities")
                     {
-                        if let Some(Value::Array(entities)) = data.get("entities") {
-                            let mut t = output::table(&["entity", "value"]);
-                            for e in entities.iter().take(40) {
-                                t.add_row(vec![text_of(e, "kind"), text_of(e, "value")]);
-                            }
-                            println!("{t}");
-                            if entities.len() > 40 {
-                                println!(
-                                    "… and {} more entities (use --format json)",
-                                    entities.len() - 40
-                                );
-                            }
+                        let mut t = output::table(&["entity", "value"]);
+                        for e in entities.iter().take(40) {
+                            t.add_row(vec![text_of(e, "kind"), text_of(e, "value")]);
+                        }
+                        println!("{t}");
+                        if entities.len() > 40 {
+                            println!(
+                                "… and {} more entities (use --format json)",
+                                entities.len() - 40
+                            );
                         }
                     }
                 }

@@ -231,7 +231,7 @@ impl<'t> Background<'t> {
             let time = clock.at(q.min(0.999_999), jitter);
             let kind = KINDS[self.rng.weighted(&self.kinds_cum)].0;
             emitted += self.one(em, kind, time)?;
-            if i % 65_536 == 0 {
+            if i.is_multiple_of(65_536) {
                 progress(emitted);
             }
         }
@@ -254,7 +254,7 @@ impl<'t> Background<'t> {
     }
 
     fn pid(&mut self) -> i64 {
-        (self.rng.range(250, 9000) * 4) as i64
+        self.rng.range(250, 9000) * 4
     }
 
     fn one(&mut self, em: &mut Emitter<'_>, kind: Kind, time: i64) -> Result<u64, Error> {
@@ -422,7 +422,7 @@ impl<'t> Background<'t> {
         let doc = catalog::DOCUMENTS[self.rng.below(catalog::DOCUMENTS.len())];
         let n = self.rng.range(1, 400);
         let (folder, name) = match self.rng.below(4) {
-            0 => ("Downloads", format!("{}", doc.replace(' ', "_"))),
+            0 => ("Downloads", doc.replace(' ', "_").to_string()),
             1 => ("Documents", format!("Draft-{n}-{doc}")),
             2 => ("AppData\\Local\\Temp", format!("~DF{:04X}.tmp", n * 37)),
             _ => ("Desktop", doc.to_string()),

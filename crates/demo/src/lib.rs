@@ -213,10 +213,10 @@ pub fn write_demo(
         });
         let mut write_error = None;
         for (table, batch) in receive.iter() {
-            if write_error.is_none() {
-                if let Err(e) = tx.write(table, &batch) {
-                    write_error = Some(e);
-                }
+            if write_error.is_none()
+                && let Err(e) = tx.write(table, &batch)
+            {
+                write_error = Some(e);
             }
         }
         let summary =

@@ -133,6 +133,7 @@ impl Tool {
         bin.sha256 = sha256.to_string();
         Tool { bin }
     }
+    #[allow(clippy::too_many_arguments)]
     fn run<'a>(
         &'a self,
         cmd: &'a str,

@@ -7,7 +7,7 @@
 //! Bulwark, e.g. Defender Antivirus) take part in the correlation too, as Defender XDR does, and
 //! are kept when findings are rewritten.
 use crate::{Alert, AlertKind, Incident, IncidentConfig, RuleSet, correlate};
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::RecordBatch;
 use bulwark_model::{BatchBuilder, EntityKind, SchemaRegistry};
 use bulwark_store::{Store, batches_to_json_rows, table_ref};
 use datafusion::prelude::{SessionContext, col, lit};
@@ -138,16 +138,13 @@ async fn hunt_async(
     let mut report = HuntReport::default();
     let mut alerts = Vec::new();
     // k-way merge: always evaluate the earliest pending row of any table.
-    loop {
-        let Some(next) = cursors
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| c.head.as_ref().map(|h| (h.0, i)))
-            .min()
-            .map(|(_, i)| i)
-        else {
-            break;
-        };
+    while let Some(next) = cursors
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.head.as_ref().map(|h| (h.0, i)))
+        .min()
+        .map(|(_, i)| i)
+    {
         let cursor = &mut cursors[next];
         if let Some((_, row)) = cursor.head.take() {
             for alert in correlator.process_row(&cursor.table, &row) {
@@ -474,26 +471,4 @@ pub fn write_findings(store: &Store, findings: &Findings) -> crate::Result<()> {
     tx.write("SecurityIncident", &inc.finish().map_err(engine)?).map_err(engine)?;
     tx.commit().map_err(engine)?;
     Ok(())
-}
-
-/// Counts non-null values of a column across batches (used by tests and reports).
-pub fn count_non_null(batches: &[RecordBatch], column: &str) -> usize {
-    batches.iter().filter_map(|b| b.column_by_name(column)).map(|a| a.len() - a.null_count()).sum()
-}
-
-/// The string values of a column across batches.
-pub fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for b in batches {
-        if let Some(a) = b.column_by_name(column) {
-            if let Some(s) = a.as_string_opt::<i32>() {
-                for i in 0..s.len() {
-                    if s.is_valid(i) {
-                        out.push(s.value(i).to_string());
-                    }
-                }
-            }
-        }
-    }
-    out
 }
