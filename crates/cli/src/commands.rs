@@ -14,7 +14,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(args) => demo(&data_dir, &args, cli.quiet),
         Command::Tables(args) => tables(&data_dir, &args),
         Command::Schema(cmd) => schema(&data_dir, cmd),
-        Command::Bench(cmd) => bench(cmd, cli.quiet),
+        Command::Bench(cmd) => bench(cmd),
         Command::Ingest(args) => ingest(&open_store(&data_dir)?, &args, cli.quiet),
         Command::Detect(args) => crate::hunting::detect(&open_store(&data_dir)?, &args, cli.quiet),
         Command::Incidents(cmd) => crate::hunting::incidents(&open_store(&data_dir)?, cmd),
@@ -307,7 +307,7 @@ fn schema(data_dir: &std::path::Path, cmd: SchemaCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench(cmd: BenchCommand, quiet: bool) -> Result<ExitCode> {
+fn bench(cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Demo { events, format } => {
             let options = bulwark_demo::DemoOptions {
@@ -344,7 +344,6 @@ fn bench(cmd: BenchCommand, quiet: bool) -> Result<ExitCode> {
             match format {
                 ListFormat::Json => println!("{report}"),
                 ListFormat::Table => {
-                    let _ = quiet;
                     println!(
                         "demo generation: {} rows in {generate_s:.2} s = {} rows/s\n\
                          generation + Parquet write: {} rows in {write_s:.2} s = {} rows/s ({:.1} MB on disk)",

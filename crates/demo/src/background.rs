@@ -7,7 +7,7 @@ use crate::emit::{
     SecurityEventFields, SigninFields,
 };
 use crate::rng::{Rng, cumulative, guid, hex};
-use crate::tenant::{Account, CORP_EGRESS_IP, DOMAIN, Device, DeviceKind, Tenant};
+use crate::tenant::{Account, CORP_EGRESS_IP, Device, DeviceKind, Tenant};
 use std::fmt::Write as _;
 
 const HOUR_NS: i64 = 3_600_000_000_000;
@@ -360,11 +360,10 @@ impl<'t> Background<'t> {
         em.process(time, dev, &parent, &child)
     }
 
-    fn running(&mut self, dev: &Device, time: i64) -> (usize, i64) {
+    fn running(&mut self, dev: &Device) -> (usize, i64) {
         let user_name = self.owner(dev).map_or("administrator", |u| u.account.name.as_str());
         let i = self.program_for(dev, user_name);
         let pid = self.pid();
-        let _ = time;
         (i, pid)
     }
 
@@ -390,7 +389,7 @@ impl<'t> Background<'t> {
 
     fn network(&mut self, em: &mut Emitter<'_>, time: i64) -> Result<(), Error> {
         let dev = self.device();
-        let (i, pid) = self.running(dev, time);
+        let (i, pid) = self.running(dev);
         let local_port = self.rng.range(49152, 65535);
         let roll = self.rng.below(100);
         let t = self.tenant;
@@ -417,7 +416,7 @@ impl<'t> Background<'t> {
 
     fn file(&mut self, em: &mut Emitter<'_>, time: i64) -> Result<(), Error> {
         let dev = self.device();
-        let (i, pid) = self.running(dev, time);
+        let (i, pid) = self.running(dev);
         let user = self.owner(dev).map_or("administrator", |u| u.account.name.as_str());
         let doc = catalog::DOCUMENTS[self.rng.below(catalog::DOCUMENTS.len())];
         let n = self.rng.range(1, 400);
@@ -438,7 +437,7 @@ impl<'t> Background<'t> {
 
     fn registry(&mut self, em: &mut Emitter<'_>, time: i64) -> Result<(), Error> {
         let dev = self.device();
-        let (i, pid) = self.running(dev, time);
+        let (i, pid) = self.running(dev);
         let sid = self.owner(dev).map_or("S-1-5-18", |u| u.account.sid.as_str()).to_string();
         let n = self.rng.range(1, 1_000_000);
         let (key, name, data) = match self.rng.below(5) {
@@ -495,7 +494,7 @@ impl<'t> Background<'t> {
 
     fn image_load(&mut self, em: &mut Emitter<'_>, time: i64) -> Result<(), Error> {
         let dev = self.device();
-        let (i, pid) = self.running(dev, time);
+        let (i, pid) = self.running(dev);
         // Credential-related DLLs are loaded by real software too, but rarely.
         let n = if self.rng.chance(0.97) {
             self.rng.below(14)
@@ -509,7 +508,7 @@ impl<'t> Background<'t> {
 
     fn device_event(&mut self, em: &mut Emitter<'_>, time: i64) -> Result<(), Error> {
         let dev = self.device();
-        let (i, pid) = self.running(dev, time);
+        let (i, pid) = self.running(dev);
         let roll = self.rng.below(100);
         let (host, ip, _) = catalog::WEB[self.rng_web()];
         let url = format!("https://{host}/");
@@ -946,7 +945,6 @@ impl<'t> Background<'t> {
                 rows += 1;
             }
         }
-        let _ = DOMAIN;
         Ok(rows)
     }
 }

@@ -1066,7 +1066,6 @@ impl<'s> Emitter<'s> {
         blocked: bool,
     ) -> Result<(), Error> {
         let report = self.next_report_id();
-        let tenant = self.tenant_id.clone();
         let b = &mut self.click.b;
         let c = &self.click.c;
         b.set_time_ns(c.Timestamp, time);
@@ -1081,7 +1080,7 @@ impl<'s> Emitter<'s> {
         b.set_str(c.IPAddress, ip);
         b.set_bool(c.IsClickedThrough, !blocked);
         b.set_str(c.Type, "UrlClickEvents");
-        b.set_str(c.TenantId, &tenant);
+        b.set_str(c.TenantId, &self.tenant_id);
         flush_if_full!(self, click);
         Ok(())
     }
@@ -1099,7 +1098,6 @@ impl<'s> Emitter<'s> {
         dc: &Device,
     ) -> Result<(), Error> {
         let report = self.next_report_id();
-        let tenant = self.tenant_id.clone();
         let b = &mut self.identity.b;
         let c = &self.identity.c;
         b.set_time_ns(c.Timestamp, time);
@@ -1127,7 +1125,7 @@ impl<'s> Emitter<'s> {
         b.set_str(c.DestinationIPAddress, &dc.ip);
         b.set_i64(c.DestinationPort, if protocol == "Kerberos" { 88 } else { 445 });
         b.set_str(c.Type, "IdentityLogonEvents");
-        b.set_str(c.TenantId, &tenant);
+        b.set_str(c.TenantId, &self.tenant_id);
         flush_if_full!(self, identity);
         Ok(())
     }
@@ -1135,12 +1133,11 @@ impl<'s> Emitter<'s> {
     /// SigninLogs (Entra ID interactive sign-ins).
     pub fn signin(&mut self, time: i64, s: &SigninFields<'_>) -> Result<(), Error> {
         let report = self.next_report_id();
-        let tenant = self.tenant_id.clone();
         let b = &mut self.signin.b;
         let c = &self.signin.c;
         let id = crate::rng::guid(report as u64 ^ 0x5157);
-        b.set_str(c.TenantId, &tenant);
-        b.set_str(c.AADTenantId, &tenant);
+        b.set_str(c.TenantId, &self.tenant_id);
+        b.set_str(c.AADTenantId, &self.tenant_id);
         b.set_time_ns(c.TimeGenerated, time);
         b.set_time_ns(c.CreatedDateTime, time);
         b.set_str(c.OperationName, "Sign-in activity");
@@ -1206,11 +1203,10 @@ impl<'s> Emitter<'s> {
     /// AuditLogs (Entra ID directory changes).
     pub fn audit(&mut self, time: i64, a: &AuditFields<'_>) -> Result<(), Error> {
         let report = self.next_report_id();
-        let tenant = self.tenant_id.clone();
         let b = &mut self.audit.b;
         let c = &self.audit.c;
         let id = crate::rng::guid(report as u64 ^ 0xa0d1);
-        b.set_str(c.TenantId, &tenant);
+        b.set_str(c.TenantId, &self.tenant_id);
         b.set_time_ns(c.TimeGenerated, time);
         b.set_time_ns(c.ActivityDateTime, time);
         b.set_str(c.OperationName, a.operation);
@@ -1248,11 +1244,10 @@ impl<'s> Emitter<'s> {
     /// OfficeActivity (Microsoft 365 unified audit log).
     pub fn office(&mut self, time: i64, o: &OfficeFields<'_>) -> Result<(), Error> {
         let report = self.next_report_id();
-        let tenant = self.tenant_id.clone();
         let b = &mut self.office.b;
         let c = &self.office.c;
-        b.set_str(c.TenantId, &tenant);
-        b.set_str(c.OrganizationId, &tenant);
+        b.set_str(c.TenantId, &self.tenant_id);
+        b.set_str(c.OrganizationId, &self.tenant_id);
         b.set_time_ns(c.TimeGenerated, time);
         b.set_str(c.Operation, o.operation);
         b.set_str(c.OfficeWorkload, o.workload);
@@ -1291,10 +1286,9 @@ impl<'s> Emitter<'s> {
         computer: &str,
         e: &SecurityEventFields<'_>,
     ) -> Result<(), Error> {
-        let tenant = self.tenant_id.clone();
         let b = &mut self.sec.b;
         let c = &self.sec.c;
-        b.set_str(c.TenantId, &tenant);
+        b.set_str(c.TenantId, &self.tenant_id);
         b.set_time_ns(c.TimeGenerated, time);
         b.set_str(c.SourceSystem, "OpsManager");
         b.set_str(c.Computer, computer);
@@ -1371,10 +1365,9 @@ impl<'s> Emitter<'s> {
         pid: i64,
         message: &str,
     ) -> Result<(), Error> {
-        let tenant = self.tenant_id.clone();
         let b = &mut self.syslog.b;
         let c = &self.syslog.c;
-        b.set_str(c.TenantId, &tenant);
+        b.set_str(c.TenantId, &self.tenant_id);
         b.set_time_ns(c.TimeGenerated, time);
         b.set_time_ns(c.EventTime, time);
         b.set_str(c.SourceSystem, "Linux");
@@ -1393,10 +1386,9 @@ impl<'s> Emitter<'s> {
 
     /// CommonSecurityLog (perimeter firewall traffic, CEF).
     pub fn firewall(&mut self, time: i64, f: &FirewallFields<'_>) -> Result<(), Error> {
-        let tenant = self.tenant_id.clone();
         let b = &mut self.cef.b;
         let c = &self.cef.c;
-        b.set_str(c.TenantId, &tenant);
+        b.set_str(c.TenantId, &self.tenant_id);
         b.set_time_ns(c.TimeGenerated, time);
         b.set_str(c.ReceiptTime, &bulwark_model::time::format_datetime_ns(time));
         b.set_str(c.SourceSystem, "OpsManager");
@@ -1431,11 +1423,10 @@ impl<'s> Emitter<'s> {
     /// AlertInfo + AlertEvidence for an alert raised by a Microsoft product (e.g. Defender
     /// Antivirus) that reaches the tenant with its telemetry.
     pub fn product_alert(&mut self, time: i64, a: &ProductAlert<'_>) -> Result<(), Error> {
-        let tenant = self.tenant_id.clone();
         {
             let b = &mut self.alert.b;
             let c = &self.alert.c;
-            b.set_str(c.TenantId, &tenant);
+            b.set_str(c.TenantId, &self.tenant_id);
             b.set_time_ns(c.TimeGenerated, time);
             b.set_time_ns(c.Timestamp, time);
             b.set_str(c.AlertId, a.alert_id);
@@ -1452,7 +1443,7 @@ impl<'s> Emitter<'s> {
         for e in a.evidence {
             let b = &mut self.evidence.b;
             let c = &self.evidence.c;
-            b.set_str(c.TenantId, &tenant);
+            b.set_str(c.TenantId, &self.tenant_id);
             b.set_time_ns(c.TimeGenerated, time);
             b.set_time_ns(c.Timestamp, time);
             b.set_str(c.AlertId, a.alert_id);

@@ -12,7 +12,7 @@ use crate::emit::{
     OfficeFields, Proc, ProductAlert, SecurityEventFields, SigninFields,
 };
 use crate::rng::{Rng, guid, hash_str, hex};
-use crate::tenant::{Account, CORP_EGRESS_IP, DOMAIN, Device, NETBIOS, Tenant, User};
+use crate::tenant::{Account, Device, NETBIOS, Tenant, User};
 use base64::Engine as _;
 use bulwark_model::time::format_datetime_ns;
 use serde::{Deserialize, Serialize};
@@ -971,47 +971,48 @@ fn password_spray(
         },
     )?;
     rows += 3;
+    let victim_account = Some(&victim.account);
     let stages = vec![
-        Stage {
-            name: "Password spray against many accounts from Tor exit nodes".into(),
-            time: format_datetime_ns(t1),
-            tactic: "CredentialAccess".into(),
-            techniques: vec!["T1110.003".into()],
-            device: None,
-            user: None,
-        },
-        Stage {
-            name: "Successful sign-in without MFA for one sprayed account".into(),
-            time: format_datetime_ns(success_at),
-            tactic: "InitialAccess".into(),
-            techniques: vec!["T1078.004".into()],
-            device: None,
-            user: Some(victim.account.name.clone()),
-        },
-        Stage {
-            name: "Mailbox accessed from the attacker's address".into(),
-            time: format_datetime_ns(success_at + 9 * MIN),
-            tactic: "Collection".into(),
-            techniques: vec!["T1114.002".into()],
-            device: None,
-            user: Some(victim.account.name.clone()),
-        },
-        Stage {
-            name: "Inbox rule forwarding all mail to an external address".into(),
-            time: format_datetime_ns(t_rule),
-            tactic: "Collection".into(),
-            techniques: vec!["T1114.003".into()],
-            device: None,
-            user: Some(victim.account.name.clone()),
-        },
-        Stage {
-            name: "Attacker registered a new MFA method".into(),
-            time: format_datetime_ns(t_rule + 8 * MIN),
-            tactic: "Persistence".into(),
-            techniques: vec!["T1098.005".into()],
-            device: None,
-            user: Some(victim.account.name.clone()),
-        },
+        stage(
+            "Password spray against many accounts from Tor exit nodes",
+            t1,
+            "CredentialAccess",
+            &["T1110.003"],
+            None,
+            None,
+        ),
+        stage(
+            "Successful sign-in without MFA for one sprayed account",
+            success_at,
+            "InitialAccess",
+            &["T1078.004"],
+            None,
+            victim_account,
+        ),
+        stage(
+            "Mailbox accessed from the attacker's address",
+            success_at + 9 * MIN,
+            "Collection",
+            &["T1114.002"],
+            None,
+            victim_account,
+        ),
+        stage(
+            "Inbox rule forwarding all mail to an external address",
+            t_rule,
+            "Collection",
+            &["T1114.003"],
+            None,
+            victim_account,
+        ),
+        stage(
+            "Attacker registered a new MFA method",
+            t_rule + 8 * MIN,
+            "Persistence",
+            &["T1098.005"],
+            None,
+            victim_account,
+        ),
     ];
     let mut facts = BTreeMap::new();
     facts.insert(
@@ -1043,7 +1044,6 @@ fn password_spray(
             "Password spray followed by a successful sign-in and a malicious inbox rule".into(),
         facts,
     };
-    let _ = CORP_EGRESS_IP;
     Ok((scenario, rows))
 }
 
@@ -1196,6 +1196,5 @@ fn commodity_malware(
         expected_incident_title: "'AgentTesla' malware was prevented on one endpoint".into(),
         facts,
     };
-    let _ = DOMAIN;
     Ok((scenario, rows))
 }
