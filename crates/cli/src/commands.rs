@@ -102,7 +102,7 @@ fn demo(data_dir: &std::path::Path, args: &DemoArgs, quiet: bool) -> Result<Exit
     crate::hunting::print_findings(&findings, detect_elapsed)?;
     writeln!(
         out,
-        "Next: `bulwark --data-dir {} tables` to see what is there.",
+        "Next: `bulwark --data-dir {0} incidents show N` for an incident's alerts and entities, `bulwark --data-dir {0} tables` for the data.",
         data_dir.display()
     )?;
     Ok(ExitCode::SUCCESS)
