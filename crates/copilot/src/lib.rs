@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod entities;
+pub mod nl2kql;
 mod error;
 
 pub use error::{Error, Result};
