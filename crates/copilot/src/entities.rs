@@ -19,15 +19,15 @@ const TLDS: &[&str] = &[
     "com", "net", "org", "io", "xyz", "me", "ru", "cn", "info", "biz", "co", "uk", "de", "fr",
     "nl", "top", "online", "site", "club", "app", "dev", "cloud", "tk", "su", "pw", "cc", "ws",
     "us", "eu", "gov", "edu", "mil", "int", "onion", "live", "shop", "store", "tech", "ly", "in",
-    "jp", "kr", "br", "ir", "kp", "ua", "pl", "it", "es", "ch", "se", "no", "fi", "dk", "be",
-    "at", "au", "ca", "local", "lan", "corp", "internal",
+    "jp", "kr", "br", "ir", "kp", "ua", "pl", "it", "es", "ch", "se", "no", "fi", "dk", "be", "at",
+    "au", "ca", "local", "lan", "corp", "internal",
 ];
 
 /// File extensions that make a dotted token a file name rather than a domain.
 const FILE_EXTENSIONS: &[&str] = &[
-    "exe", "dll", "ps1", "bat", "cmd", "vbs", "js", "hta", "docm", "doc", "docx", "xls",
-    "xlsm", "xlsx", "zip", "7z", "rar", "iso", "lnk", "msi", "scr", "sys", "dmp", "txt", "pdf",
-    "py", "sh", "jar",
+    "exe", "dll", "ps1", "bat", "cmd", "vbs", "js", "hta", "docm", "doc", "docx", "xls", "xlsm",
+    "xlsx", "zip", "7z", "rar", "iso", "lnk", "msi", "scr", "sys", "dmp", "txt", "pdf", "py", "sh",
+    "jar",
 ];
 
 /// A time range named in a prompt.
@@ -210,7 +210,7 @@ fn patterns() -> Option<&'static Patterns> {
             .ok()?,
             dotted: Regex::new(r"(?i)\b[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9_-]+)+\b").ok()?,
             user_after: Regex::new(
-                r"(?i)\b(?:user|account|username|upn|for|by|of)\s+([a-z][a-z0-9_-]*(?:\.[a-z0-9_-]+)?|adm-[a-z0-9.]+)\b",
+                r"(?i)\b(?:(?:user|account|username|upn|for|by|of|the)\s+)+([a-z][a-z0-9_-]*(?:\.[a-z0-9_-]+)?|adm-[a-z0-9.]+)\b",
             )
             .ok()?,
             last_n: Regex::new(
@@ -230,18 +230,115 @@ fn patterns() -> Option<&'static Patterns> {
 
 /// Words that follow "for"/"by"/"user" but are not user names.
 const NOT_USERS: &[&str] = &[
-    "the", "a", "an", "all", "any", "each", "every", "this", "that", "these", "those", "it",
-    "them", "me", "us", "user", "users", "account", "accounts", "device", "devices", "host",
-    "hosts", "ip", "ips", "count", "day", "hour", "week", "month", "time", "process", "file",
-    "files", "more", "less", "most", "least", "which", "what", "who", "how", "incident",
-    "incidents", "alert", "alerts", "sign", "signin", "signins", "logon", "logons", "network",
-    "email", "emails", "example", "instance", "now", "today", "yesterday", "past", "last",
-    "recent", "since", "severity", "country", "application", "app", "sender", "recipient",
-    "domain", "command", "name", "type", "status", "result", "remote", "source", "destination",
-    "port", "action", "operation", "category", "title", "number", "distinct", "unique", "top",
-    "failed", "successful", "evidence", "admin", "admins", "indicators", "iocs", "ioc",
-    "suspicious", "malicious", "powershell", "parent", "processes", "connections",
-    "investigation", "summary", "response", "impact", "help", "kql", "query", "queries",
+    "the",
+    "a",
+    "an",
+    "all",
+    "any",
+    "each",
+    "every",
+    "this",
+    "that",
+    "these",
+    "those",
+    "it",
+    "them",
+    "me",
+    "us",
+    "user",
+    "users",
+    "account",
+    "accounts",
+    "device",
+    "devices",
+    "host",
+    "hosts",
+    "ip",
+    "ips",
+    "count",
+    "day",
+    "hour",
+    "week",
+    "month",
+    "time",
+    "process",
+    "file",
+    "files",
+    "more",
+    "less",
+    "most",
+    "least",
+    "which",
+    "what",
+    "who",
+    "how",
+    "incident",
+    "incidents",
+    "alert",
+    "alerts",
+    "sign",
+    "signin",
+    "signins",
+    "logon",
+    "logons",
+    "network",
+    "email",
+    "emails",
+    "example",
+    "instance",
+    "now",
+    "today",
+    "yesterday",
+    "past",
+    "last",
+    "recent",
+    "since",
+    "severity",
+    "country",
+    "application",
+    "app",
+    "sender",
+    "recipient",
+    "domain",
+    "command",
+    "name",
+    "type",
+    "status",
+    "result",
+    "remote",
+    "source",
+    "destination",
+    "port",
+    "action",
+    "operation",
+    "category",
+    "title",
+    "number",
+    "distinct",
+    "unique",
+    "top",
+    "failed",
+    "successful",
+    "evidence",
+    "admin",
+    "admins",
+    "indicators",
+    "iocs",
+    "ioc",
+    "suspicious",
+    "malicious",
+    "powershell",
+    "parent",
+    "processes",
+    "connections",
+    "investigation",
+    "summary",
+    "response",
+    "impact",
+    "help",
+    "kql",
+    "query",
+    "queries",
 ];
 
 fn word_number(w: &str) -> Option<i64> {
@@ -386,9 +483,9 @@ fn cut_scripts(prompt: &str, p: &Patterns) -> (Vec<String>, String) {
 
 fn looks_like_code(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
-    let switches = text.split_whitespace().any(|w| {
-        (w.starts_with('-') || w.starts_with('/')) && w.len() > 1 && w.len() < 40
-    });
+    let switches = text
+        .split_whitespace()
+        .any(|w| (w.starts_with('-') || w.starts_with('/')) && w.len() > 1 && w.len() < 40);
     switches
         || text.contains('\\')
         || text.contains('|')
@@ -533,13 +630,15 @@ pub fn extract(prompt: &str) -> Extracted {
 /// name is not a common word; "by" and "of" need an explicit user word.
 fn is_user_context(text: &str, whole: Option<regex::Match<'_>>) -> bool {
     let Some(whole) = whole else { return false };
-    let lead = whole.as_str().split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+    let words: Vec<&str> = whole.as_str().split_whitespace().collect();
+    let lead =
+        words.len().checked_sub(2).and_then(|i| words.get(i)).unwrap_or(&"").to_ascii_lowercase();
     if matches!(lead.as_str(), "user" | "account" | "username" | "upn") {
         return true;
     }
     if lead == "for" {
         // "sign-ins for alice": a short, lower-case given name.
-        let name = whole.as_str().split_whitespace().nth(1).unwrap_or("");
+        let name = words.last().copied().unwrap_or("");
         let before = &text[..whole.start()].to_ascii_lowercase();
         let about_people = ["sign", "logon", "login", "user", "account", "mailbox", "email"]
             .iter()
@@ -599,6 +698,10 @@ mod tests {
         );
         let e = extract("show the account adm-john.doe");
         assert_eq!(values(&e, EntityKind::User), vec!["adm-john.doe"]);
+        let e = extract("psexec executions by account adm-john.doe");
+        assert_eq!(values(&e, EntityKind::User), vec!["adm-john.doe"]);
+        let e = extract("processes started by user frank");
+        assert_eq!(values(&e, EntityKind::User), vec!["frank"]);
         // Common words after "for" are not users.
         let e = extract("look for suspicious processes for the past week");
         assert!(!e.has(EntityKind::User), "{e:?}");
@@ -641,10 +744,18 @@ mod tests {
 
     #[test]
     fn time_ranges() {
-        assert!(matches!(time_range("past week"), Some(TimeRange::Last { ref span, .. }) if span == "7d"));
-        assert!(matches!(time_range("over the last 3 days"), Some(TimeRange::Last { ref span, .. }) if span == "3d"));
-        assert!(matches!(time_range("in the past hour"), Some(TimeRange::Last { ref span, .. }) if span == "1h"));
-        assert!(matches!(time_range("last month"), Some(TimeRange::Last { ref span, .. }) if span == "30d"));
+        assert!(
+            matches!(time_range("past week"), Some(TimeRange::Last { ref span, .. }) if span == "7d")
+        );
+        assert!(
+            matches!(time_range("over the last 3 days"), Some(TimeRange::Last { ref span, .. }) if span == "3d")
+        );
+        assert!(
+            matches!(time_range("in the past hour"), Some(TimeRange::Last { ref span, .. }) if span == "1h")
+        );
+        assert!(
+            matches!(time_range("last month"), Some(TimeRange::Last { ref span, .. }) if span == "30d")
+        );
         assert_eq!(time_range("today"), Some(TimeRange::Today));
         assert_eq!(time_range("so far this week"), Some(TimeRange::ThisWeek));
         let r = time_range("between 2024-01-01 and 2024-01-05");

@@ -2,7 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod entities;
-pub mod nl2kql;
 mod error;
+pub mod nl2kql;
 
 pub use error::{Error, Result};

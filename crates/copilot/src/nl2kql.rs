@@ -256,7 +256,6 @@ const PROCESS_NAMES: &[(&str, &str)] = &[
     ("curl", "curl.exe"),
 ];
 
-
 /// Roles a column can play; each table maps a role to its column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -340,7 +339,9 @@ fn role_candidates(table: &str, role: Role) -> &'static [&'static str] {
         ("IdentityLogonEvents", User) => &["AccountName"],
         ("IdentityLogonEvents", Upn) => &["AccountUpn"],
         ("UrlClickEvents", User | Upn) => &["AccountUpn"],
-        (_, User) => &["AccountName", "InitiatingProcessAccountName", "UserPrincipalName", "UserId"],
+        (_, User) => {
+            &["AccountName", "InitiatingProcessAccountName", "UserPrincipalName", "UserId"]
+        }
         (_, Upn) => &["AccountUpn", "InitiatingProcessAccountUpn", "UserPrincipalName", "UserId"],
         (_, Device) => &["DeviceName", "Computer", "HostName"],
         (_, Ip) => &["RemoteIP", "IPAddress", "IpAddress", "ClientIP", "SourceIP"],
@@ -499,9 +500,36 @@ fn is_negated(text: &str, at: usize) -> bool {
         .collect();
     // Skip the filler between a negation and its term: "not from", "except the user".
     const FILLER: &[&str] = &[
-        "from", "to", "the", "on", "for", "by", "in", "any", "user", "users", "device",
-        "devices", "host", "hosts", "ip", "account", "accounts", "process", "processes", "port",
-        "ports", "a", "an", "of", "events", "than", "named", "called", "address", "domain",
+        "from",
+        "to",
+        "the",
+        "on",
+        "for",
+        "by",
+        "in",
+        "any",
+        "user",
+        "users",
+        "device",
+        "devices",
+        "host",
+        "hosts",
+        "ip",
+        "account",
+        "accounts",
+        "process",
+        "processes",
+        "port",
+        "ports",
+        "a",
+        "an",
+        "of",
+        "events",
+        "than",
+        "named",
+        "called",
+        "address",
+        "domain",
     ];
     let mut i = words.len();
     let mut skipped = 0;
@@ -654,6 +682,12 @@ const CONCEPTS: &[Concept] = &[
         build: |t| col(t, "Status").then(|| Filter::new("Status", "!=", s("Closed"))),
     },
     Concept {
+        phrases: &["open ", "active ", "new incident"],
+        build: |t| {
+            (t.name() == "SecurityIncident").then(|| Filter::new("Status", "!=", s("Closed")))
+        },
+    },
+    Concept {
         phrases: &["closed incident", "resolved incident"],
         build: |t| col(t, "Status").then(|| Filter::new("Status", "==", s("Closed"))),
     },
@@ -668,7 +702,9 @@ const CONCEPTS: &[Concept] = &[
     },
     Concept {
         phrases: &["smb"],
-        build: |t| col(t, "RemotePort").then(|| Filter::new("RemotePort", "==", vec!["445".into()])),
+        build: |t| {
+            col(t, "RemotePort").then(|| Filter::new("RemotePort", "==", vec!["445".into()]))
+        },
     },
     Concept {
         phrases: &["ssh"],
@@ -679,13 +715,13 @@ const CONCEPTS: &[Concept] = &[
     },
     Concept {
         phrases: &["public ip", "external ip", "internet", "external address", "public address"],
-        build: |t| {
-            col(t, "RemoteIPType").then(|| Filter::new("RemoteIPType", "==", s("Public")))
-        },
+        build: |t| col(t, "RemoteIPType").then(|| Filter::new("RemoteIPType", "==", s("Public"))),
     },
     Concept {
         phrases: &["inbound"],
-        build: |t| col(t, "EmailDirection").then(|| Filter::new("EmailDirection", "==", s("Inbound"))),
+        build: |t| {
+            col(t, "EmailDirection").then(|| Filter::new("EmailDirection", "==", s("Inbound")))
+        },
     },
     Concept {
         phrases: &["outbound", "outgoing", "sent by our", "sent from our"],
@@ -695,7 +731,9 @@ const CONCEPTS: &[Concept] = &[
     },
     Concept {
         phrases: &["delivered"],
-        build: |t| col(t, "DeliveryAction").then(|| Filter::new("DeliveryAction", "==", s("Delivered"))),
+        build: |t| {
+            col(t, "DeliveryAction").then(|| Filter::new("DeliveryAction", "==", s("Delivered")))
+        },
     },
     Concept {
         phrases: &["phish"],
@@ -746,7 +784,9 @@ const CONCEPTS: &[Concept] = &[
     },
     Concept {
         phrases: &["local admin", "as admin", "admin rights", "administrator rights"],
-        build: |t| col(t, "IsLocalAdmin").then(|| Filter::new("IsLocalAdmin", "==", vec!["true".into()])),
+        build: |t| {
+            col(t, "IsLocalAdmin").then(|| Filter::new("IsLocalAdmin", "==", vec!["true".into()]))
+        },
     },
     Concept {
         phrases: &["interactive"],
@@ -760,7 +800,11 @@ const CONCEPTS: &[Concept] = &[
         phrases: &["inbox rule", "mailbox rule", "forwarding rule"],
         build: |t| {
             col(t, "Operation").then(|| {
-                Filter::new("Operation", "in", list(&["New-InboxRule", "Set-InboxRule", "UpdateInboxRules"]))
+                Filter::new(
+                    "Operation",
+                    "in",
+                    list(&["New-InboxRule", "Set-InboxRule", "UpdateInboxRules"]),
+                )
             })
         },
     },
@@ -770,11 +814,16 @@ const CONCEPTS: &[Concept] = &[
     },
     Concept {
         phrases: &["mail items accessed", "mailitemsaccessed", "mailbox access"],
-        build: |t| col(t, "Operation").then(|| Filter::new("Operation", "==", s("MailItemsAccessed"))),
+        build: |t| {
+            col(t, "Operation").then(|| Filter::new("Operation", "==", s("MailItemsAccessed")))
+        },
     },
     Concept {
         phrases: &["run key", "autorun"],
-        build: |t| col(t, "RegistryKey").then(|| Filter::new("RegistryKey", "contains", s("CurrentVersion\\Run"))),
+        build: |t| {
+            col(t, "RegistryKey")
+                .then(|| Filter::new("RegistryKey", "contains", s("CurrentVersion\\Run")))
+        },
     },
     Concept {
         phrases: &["scheduled task"],
@@ -795,37 +844,64 @@ const CONCEPTS: &[Concept] = &[
     },
     Concept {
         phrases: &["antivirus", "av detection"],
-        build: |t| col(t, "ActionType").then(|| Filter::new("ActionType", "==", s("AntivirusDetection"))),
+        build: |t| {
+            col(t, "ActionType").then(|| Filter::new("ActionType", "==", s("AntivirusDetection")))
+        },
     },
     Concept {
-        phrases: &["credential dump", "dumped credentials", "lsass dump", "memory dump", "minidump"],
+        phrases: &[
+            "credential dump",
+            "dumped credentials",
+            "lsass dump",
+            "memory dump",
+            "minidump",
+        ],
         build: |t| {
             col(t, "ProcessCommandLine").then(|| {
-                Filter::new("ProcessCommandLine", "has_any", list(&["MiniDump", "lsass", "procdump"]))
+                Filter::new(
+                    "ProcessCommandLine",
+                    "has_any",
+                    list(&["MiniDump", "lsass", "procdump"]),
+                )
             })
         },
     },
     Concept {
-        phrases: &["created file", "files created", "file created", "new file", "dropped", "written"],
+        phrases: &[
+            "created file",
+            "files created",
+            "file created",
+            "new file",
+            "dropped",
+            "written",
+        ],
         build: |t| {
-            (t.name() == "DeviceFileEvents").then(|| Filter::new("ActionType", "==", s("FileCreated")))
+            (t.name() == "DeviceFileEvents")
+                .then(|| Filter::new("ActionType", "==", s("FileCreated")))
         },
     },
     Concept {
         phrases: &["deleted"],
         build: |t| match t.name() {
             "DeviceFileEvents" => Some(Filter::new("ActionType", "==", s("FileDeleted"))),
-            "DeviceRegistryEvents" => Some(Filter::new("ActionType", "==", s("RegistryValueDeleted"))),
+            "DeviceRegistryEvents" => {
+                Some(Filter::new("ActionType", "==", s("RegistryValueDeleted")))
+            }
             _ => None,
         },
     },
     Concept {
         phrases: &["renamed"],
-        build: |t| (t.name() == "DeviceFileEvents").then(|| Filter::new("ActionType", "==", s("FileRenamed"))),
+        build: |t| {
+            (t.name() == "DeviceFileEvents")
+                .then(|| Filter::new("ActionType", "==", s("FileRenamed")))
+        },
     },
     Concept {
         phrases: &["downloaded", "download"],
-        build: |t| col(t, "FileOriginUrl").then(|| Filter::new("FileOriginUrl", "isnotempty", vec![])),
+        build: |t| {
+            col(t, "FileOriginUrl").then(|| Filter::new("FileOriginUrl", "isnotempty", vec![]))
+        },
     },
     Concept {
         phrases: &["value set", "modified", "changed", "set "],
@@ -836,7 +912,10 @@ const CONCEPTS: &[Concept] = &[
     },
     Concept {
         phrases: &["clicked through", "clicked"],
-        build: |t| col(t, "IsClickedThrough").then(|| Filter::new("IsClickedThrough", "==", vec!["true".into()])),
+        build: |t| {
+            col(t, "IsClickedThrough")
+                .then(|| Filter::new("IsClickedThrough", "==", vec!["true".into()]))
+        },
     },
     Concept {
         phrases: &["security info", "mfa method", "authentication method"],
@@ -848,7 +927,11 @@ const CONCEPTS: &[Concept] = &[
     Concept {
         phrases: &["blocked", "denied", "deny"],
         build: |t| match t.name() {
-            "CommonSecurityLog" => Some(Filter::new("DeviceAction", "in~", list(&["deny", "drop", "block", "reset-both"]))),
+            "CommonSecurityLog" => Some(Filter::new(
+                "DeviceAction",
+                "in~",
+                list(&["deny", "drop", "block", "reset-both"]),
+            )),
             "EmailEvents" => Some(Filter::new("DeliveryAction", "==", s("Blocked"))),
             _ => None,
         },
@@ -863,7 +946,9 @@ const CONCEPTS: &[Concept] = &[
     },
     Concept {
         phrases: &["tor exit", "tor node", "from tor"],
-        build: |t| col(t, "IPAddress").then(|| Filter::new("IPAddress", "startswith", s("185.220."))),
+        build: |t| {
+            col(t, "IPAddress").then(|| Filter::new("IPAddress", "startswith", s("185.220.")))
+        },
     },
 ];
 
@@ -902,7 +987,8 @@ fn column_after(text: &str, at: usize, schema: &TableSchema) -> Option<String> {
     let rest = rest.strip_prefix("most active ").unwrap_or(rest);
     let rest = rest.strip_prefix("targeted ").unwrap_or(rest);
     // Exact column names first ("by RemotePort", "by remoteport").
-    let first: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let first: String =
+        rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
     if !first.is_empty()
         && let Some(c) = schema.columns().iter().find(|c| c.name.eq_ignore_ascii_case(&first))
     {
@@ -976,9 +1062,21 @@ fn shape(text: &str, schema: &TableSchema, notes: &mut Vec<String>) -> Shape {
         while let Some(pos) = text[from..].find(phrase) {
             let at = from + pos + phrase.len();
             if let Some(c) = column_after(text, at, schema) {
-                let counting = ["count", "how many", "number of", "summar", "group", "top", "per ", "broken down", "each", "breakdown", "most"]
-                    .iter()
-                    .any(|w| text.contains(w));
+                let counting = [
+                    "count",
+                    "how many",
+                    "number of",
+                    "summar",
+                    "group",
+                    "top",
+                    "per ",
+                    "broken down",
+                    "each",
+                    "breakdown",
+                    "most",
+                ]
+                .iter()
+                .any(|w| text.contains(w));
                 if counting {
                     notes.push(format!("counted by {c}"));
                     return Shape::CountBy { by: vec![c], top };
@@ -988,14 +1086,22 @@ fn shape(text: &str, schema: &TableSchema, notes: &mut Vec<String>) -> Shape {
         }
     }
     // Distinct.
-    for phrase in ["how many distinct ", "how many unique ", "number of distinct ", "number of unique ", "count of distinct ", "count of unique "] {
+    for phrase in [
+        "how many distinct ",
+        "how many unique ",
+        "number of distinct ",
+        "number of unique ",
+        "count of distinct ",
+        "count of unique ",
+    ] {
         if let Some(at) = contains_word(text, phrase)
             && let Some(c) = column_after(text, at + phrase.len(), schema)
         {
             return Shape::DistinctCount(c);
         }
     }
-    for phrase in ["distinct ", "unique ", "list of ", "list the ", "list all ", "which ", "what "] {
+    for phrase in ["distinct ", "unique ", "list of ", "list the ", "list all ", "which ", "what "]
+    {
         if let Some(at) = contains_word(text, phrase)
             && let Some(c) = column_after(text, at + phrase.len(), schema)
         {
@@ -1014,10 +1120,14 @@ fn shape(text: &str, schema: &TableSchema, notes: &mut Vec<String>) -> Shape {
     }
     for phrase in ["latest ", "most recent ", "last ", "newest "] {
         if let Some(at) = contains_word(text, phrase) {
-            let word: String =
-                text[at + phrase.len()..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+            let word: String = text[at + phrase.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
             if let Some(n) = word_count(&word)
-                && !text[at + phrase.len() + word.len()..].trim_start().starts_with(['h', 'd', 'w', 'm'])
+                && !text[at + phrase.len() + word.len()..]
+                    .trim_start()
+                    .starts_with(['h', 'd', 'w', 'm'])
             {
                 notes.push(format!("the {n} most recent rows by {time}"));
                 return Shape::Latest(n);
@@ -1102,7 +1212,10 @@ fn entity_filters(
                 let at = lower.find(&v.to_lowercase()).unwrap_or(0);
                 let before = &lower[..at];
                 let role = if schema.name().starts_with("Email") {
-                    if before.trim_end().ends_with("from") || before.trim_end().ends_with("sender") || before.trim_end().ends_with("by") {
+                    if before.trim_end().ends_with("from")
+                        || before.trim_end().ends_with("sender")
+                        || before.trim_end().ends_with("by")
+                    {
                         Role::Sender
                     } else {
                         Role::Recipient
@@ -1161,22 +1274,37 @@ fn entity_filters(
                 }
             }
             EntityKind::File => {
+                let lower = v.to_lowercase();
+                let parent =
+                    text.find(&lower).is_some_and(|at| is_parent_mention(text, at, lower.len()));
                 let c = if schema.name() == "SecurityEvent" {
-                    Some("NewProcessName".to_string())
+                    Some(if parent { "ParentProcessName" } else { "NewProcessName" }.to_string())
+                } else if parent {
+                    column_for(schema, Role::ParentName)
+                        .or_else(|| column_for(schema, Role::FileName))
                 } else {
                     column_for(schema, Role::FileName)
                 };
                 if let Some(c) = c {
-                    let op = if c == "NewProcessName" { "endswith" } else { "=~" };
+                    let op = if c.ends_with("ProcessName") && schema.name() == "SecurityEvent" {
+                        "endswith"
+                    } else {
+                        "=~"
+                    };
                     push(Filter::new(&c, op, s(v)), v, filters);
                 }
             }
             _ => {}
         }
     }
+    merge_alternatives(filters);
     if !ex.incidents.is_empty() && schema.column("IncidentNumber").is_some() {
-        let ids: Vec<String> =
-            ex.incidents.iter().filter(|i| i.chars().all(|c| c.is_ascii_digit())).cloned().collect();
+        let ids: Vec<String> = ex
+            .incidents
+            .iter()
+            .filter(|i| i.chars().all(|c| c.is_ascii_digit()))
+            .cloned()
+            .collect();
         if ids.len() == 1 {
             filters.push(Filter::new("IncidentNumber", "==", ids));
         } else if ids.len() > 1 {
@@ -1186,28 +1314,93 @@ fn entity_filters(
     }
 }
 
+/// Whether the process named at `at` is the parent: "spawned by X", "children of X",
+/// "X launching Y", "X spawned Y" (but not "X spawned by Y").
+fn is_parent_mention(text: &str, at: usize, len: usize) -> bool {
+    let mut start = at.saturating_sub(24);
+    while start > 0 && !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let before = &text[start..at];
+    let after = text.get(at + len..).unwrap_or("");
+    let after = after.strip_prefix(".exe").unwrap_or(after);
+    [
+        "spawned by ",
+        "launched by ",
+        "started by ",
+        "run by ",
+        "created by ",
+        "parent ",
+        "child of ",
+        "children of ",
+        "parent process ",
+        "made by ",
+        "set by ",
+        "executed by ",
+    ]
+    .iter()
+    .any(|p| before.ends_with(p))
+        || [" spawning", " launching", " starting", " creating", " executing", " running "]
+            .iter()
+            .any(|p| after.starts_with(p))
+        || [" spawned ", " launched ", " started ", " ran "]
+            .iter()
+            .any(|p| after.starts_with(p) && !after[p.len()..].starts_with("by "))
+}
+
+/// Several values for one column ("to 1.2.3.4 or 5.6.7.8") mean any of them: `==` filters on
+/// one column become `in`, `has` filters `has_any`, `=~` filters `in~`.
+fn merge_alternatives(filters: &mut Vec<Filter>) {
+    let mut out: Vec<Filter> = Vec::new();
+    for f in filters.drain(..) {
+        let merged = match f.op.as_str() {
+            "==" => Some("in"),
+            "has" => Some("has_any"),
+            "=~" => Some("in~"),
+            _ => None,
+        };
+        if let Some(op) = merged
+            && let Some(prev) =
+                out.iter_mut().find(|g| g.column == f.column && (g.op == f.op || g.op == op))
+        {
+            prev.op = op.to_string();
+            prev.values.extend(f.values);
+            continue;
+        }
+        out.push(f);
+    }
+    *filters = out;
+}
+
 fn process_filters(text: &str, ex: &Extracted, schema: &TableSchema, filters: &mut Vec<Filter>) {
     let files = ex.values(EntityKind::File);
     let mut images: Vec<(&str, bool, bool)> = Vec::new(); // (file name, parent?, negated)
     for (word, image) in PROCESS_NAMES {
         let Some(at) = contains_word(text, word) else { continue };
         let after = text.as_bytes().get(at + word.len()).copied().unwrap_or(b' ');
-        if after.is_ascii_alphanumeric() || (after == b'.' && !word.contains('.') && !text[at..].starts_with(&format!("{word}.exe"))) {
+        if after.is_ascii_alphanumeric()
+            || (after == b'.'
+                && !word.contains('.')
+                && !text[at..].starts_with(&format!("{word}.exe")))
+        {
             continue;
         }
-        if files.iter().any(|f| f.eq_ignore_ascii_case(image)) || images.iter().any(|i| i.0 == *image) {
+        if files.iter().any(|f| f.eq_ignore_ascii_case(image))
+            || images.iter().any(|i| i.0 == *image)
+        {
             continue;
         }
         // "word" alone is too common a word: require a process context.
-        if *word == "word" && !text.contains("winword") && !text.contains("word spawn") && !text.contains("word launch") && !text.contains("by word") && !text.contains("from word") {
+        if *word == "word"
+            && !text.contains("winword")
+            && !text.contains("word spawn")
+            && !text.contains("word launch")
+            && !text.contains("by word")
+            && !text.contains("from word")
+        {
             continue;
         }
-        let before = &text[at.saturating_sub(24)..at];
-        let parent = ["spawned by ", "launched by ", "started by ", "parent ", "child of ", "children of ", "from ", "by "]
-            .iter()
-            .any(|p| before.ends_with(p))
-            || text[at..].starts_with(&format!("{word} spawn"))
-            || text[at..].starts_with(&format!("{word} launch"));
+        let parent = is_parent_mention(text, at, word.len());
         images.push((image, parent, is_negated(text, at)));
     }
     for (parent_flag, role) in [(false, Role::FileName), (true, Role::ParentName)] {
@@ -1216,7 +1409,9 @@ fn process_filters(text: &str, ex: &Extracted, schema: &TableSchema, filters: &m
         if chosen.is_empty() {
             continue;
         }
-        let column = if schema.name() == "DeviceProcessEvents" || schema.name() == "DeviceFileEvents" && parent_flag {
+        let column = if schema.name() == "DeviceProcessEvents"
+            || schema.name() == "DeviceFileEvents" && parent_flag
+        {
             column_for(schema, role)
         } else if schema.name() == "SecurityEvent" {
             Some(if parent_flag { "ParentProcessName" } else { "NewProcessName" }.to_string())
@@ -1225,8 +1420,7 @@ fn process_filters(text: &str, ex: &Extracted, schema: &TableSchema, filters: &m
         };
         let Some(c) = column else { continue };
         for negated in [false, true] {
-            let names: Vec<&str> =
-                chosen.iter().filter(|i| i.2 == negated).map(|i| i.0).collect();
+            let names: Vec<&str> = chosen.iter().filter(|i| i.2 == negated).map(|i| i.0).collect();
             if names.is_empty() {
                 continue;
             }
@@ -1306,7 +1500,10 @@ fn port_and_event_filters(text: &str, schema: &TableSchema, filters: &mut Vec<Fi
             }
         }
     }
-    for id in ["4624", "4625", "4648", "4672", "4688", "4697", "4698", "4720", "4728", "4732", "4740", "4768", "4769", "4776", "1102"] {
+    for id in [
+        "4624", "4625", "4648", "4672", "4688", "4697", "4698", "4720", "4728", "4732", "4740",
+        "4768", "4769", "4776", "1102",
+    ] {
         if contains_word(text, id).is_some()
             && schema.column("EventID").is_some()
             && !filters.iter().any(|f| f.column == "EventID")
@@ -1318,9 +1515,17 @@ fn port_and_event_filters(text: &str, schema: &TableSchema, filters: &mut Vec<Fi
 
 /// Threshold after a count: "more than 10", "at least 5", "over 100".
 fn threshold(text: &str) -> Option<(String, u64)> {
-    for (phrase, op) in [("more than ", ">"), ("over ", ">"), ("at least ", ">="), ("greater than ", ">"), ("fewer than ", "<"), ("less than ", "<")] {
+    for (phrase, op) in [
+        ("more than ", ">"),
+        ("over ", ">"),
+        ("at least ", ">="),
+        ("greater than ", ">"),
+        ("fewer than ", "<"),
+        ("less than ", "<"),
+    ] {
         if let Some(at) = contains_word(text, phrase) {
-            let word: String = text[at + phrase.len()..].chars().take_while(|c| c.is_ascii_digit()).collect();
+            let word: String =
+                text[at + phrase.len()..].chars().take_while(|c| c.is_ascii_digit()).collect();
             if let Ok(n) = word.parse::<u64>() {
                 return Some((op.to_string(), n));
             }
@@ -1355,20 +1560,29 @@ pub fn generate_from(ex: &Extracted, registry: &SchemaRegistry) -> Generated {
     entity_filters(ex, &text, &schema, &mut filters, &mut notes);
     // Concepts: the longest phrase of a concept that occurs wins; each concept once.
     for concept in CONCEPTS {
-        let Some((at, _)) = concept
-            .phrases
-            .iter()
-            .filter_map(|p| contains_word(&text, p).map(|at| (at, p)))
-            .next()
+        let Some((at, _)) =
+            concept.phrases.iter().filter_map(|p| contains_word(&text, p).map(|at| (at, p))).next()
         else {
             continue;
         };
         if let Some(mut f) = (concept.build)(&schema) {
             // "failed" and "successful" are one another's negation, not two filters.
-            if filters.iter().any(|g: &Filter| g.column == f.column && g.op.contains('=') && f.op.contains('=') && g.column != "EventID" && f.column != "ActionType") {
+            if filters.iter().any(|g: &Filter| {
+                g.column == f.column
+                    && g.op.contains('=')
+                    && f.op.contains('=')
+                    && g.column != "EventID"
+                    && f.column != "ActionType"
+            }) {
                 continue;
             }
-            if filters.iter().any(|g: &Filter| g.column == f.column && g.column == "ActionType" && (g.values.iter().any(|v| v.contains("Logon")) || g.values.iter().any(|v| v.contains("Connection")))) && f.column == "ActionType" {
+            if filters.iter().any(|g: &Filter| {
+                g.column == f.column
+                    && g.column == "ActionType"
+                    && (g.values.iter().any(|v| v.contains("Logon"))
+                        || g.values.iter().any(|v| v.contains("Connection")))
+            }) && f.column == "ActionType"
+            {
                 continue;
             }
             if is_negated(&text, at) && !concept.phrases[0].starts_with("without") {
@@ -1388,7 +1602,10 @@ pub fn generate_from(ex: &Extracted, registry: &SchemaRegistry) -> Generated {
             if is_negated(&ex.text, at) {
                 f.negate();
             }
-            if !filters.iter().any(|g| g.values.iter().any(|v| v.eq_ignore_ascii_case(&quote(&value)))) {
+            if !filters
+                .iter()
+                .any(|g| g.values.iter().any(|v| v.eq_ignore_ascii_case(&quote(&value))))
+            {
                 filters.push(f);
             }
         }
@@ -1509,7 +1726,11 @@ mod tests {
         assert_eq!(g.table, "SigninLogs");
         assert!(g.kql.contains("TimeGenerated > ago(7d)"), "{}", g.kql);
         assert!(g.filters.iter().any(|f| f.matches_text("ResultType != \"0\"")), "{:?}", g.filters);
-        assert!(g.filters.iter().any(|f| f.matches_text("UserPrincipalName has \"alice\"")), "{:?}", g.filters);
+        assert!(
+            g.filters.iter().any(|f| f.matches_text("UserPrincipalName has \"alice\"")),
+            "{:?}",
+            g.filters
+        );
     }
 
     #[test]
@@ -1518,7 +1739,11 @@ mod tests {
         assert_eq!(g.table, "DeviceProcessEvents");
         assert!(g.kql.contains("startofday"), "{}", g.kql);
         assert!(g.filters.iter().any(|f| f.column == "ProcessCommandLine" && f.op == "has_any"));
-        assert!(g.filters.iter().any(|f| f.matches_text("FileName =~ \"powershell.exe\"")), "{:?}", g.filters);
+        assert!(
+            g.filters.iter().any(|f| f.matches_text("FileName =~ \"powershell.exe\"")),
+            "{:?}",
+            g.filters
+        );
         assert!(g.filters.iter().any(|f| f.matches_text("DeviceName startswith \"wks-fin-001\"")));
     }
 
@@ -1530,10 +1755,18 @@ mod tests {
         assert!(g.filters.iter().any(|f| f.matches_text("RemotePort != 443")), "{:?}", g.filters);
         assert!(g.filters.iter().any(|f| f.op == "startswith"), "{:?}", g.filters);
         let g2 = gen_ok("processes except powershell on srv-fs01");
-        assert!(g2.filters.iter().any(|f| f.matches_text("FileName !~ \"powershell.exe\"")), "{:?}", g2.filters);
+        assert!(
+            g2.filters.iter().any(|f| f.matches_text("FileName !~ \"powershell.exe\"")),
+            "{:?}",
+            g2.filters
+        );
         assert!(g2.filters.iter().any(|f| f.op == "startswith"), "{:?}", g2.filters);
         let g3 = gen_ok("sign-ins not from 10.0.0.1");
-        assert!(g3.filters.iter().any(|f| f.matches_text("IPAddress != \"10.0.0.1\"")), "{:?}", g3.filters);
+        assert!(
+            g3.filters.iter().any(|f| f.matches_text("IPAddress != \"10.0.0.1\"")),
+            "{:?}",
+            g3.filters
+        );
         let _ = g;
     }
 
@@ -1582,7 +1815,11 @@ mod tests {
     fn quoted_values_filter_the_text_column() {
         let g = gen_ok("emails with subject \"Invoice overdue\" in the last 2 days");
         assert_eq!(g.table, "EmailEvents");
-        assert!(g.filters.iter().any(|f| f.matches_text("Subject has \"Invoice overdue\"")), "{:?}", g.filters);
+        assert!(
+            g.filters.iter().any(|f| f.matches_text("Subject has \"Invoice overdue\"")),
+            "{:?}",
+            g.filters
+        );
     }
 
     #[test]
