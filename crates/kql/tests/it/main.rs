@@ -4,4 +4,5 @@ mod api;
 mod corpus;
 mod fixtures;
 mod fuzz;
+mod golden;
 mod roundtrip;
