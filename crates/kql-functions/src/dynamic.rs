@@ -8,11 +8,14 @@
 //! are embedded as JSON when they hold a JSON object or array text, else as a
 //! JSON string: Utf8 cannot tell a dynamic column from a string column.
 
+use std::sync::Arc;
+
 use datafusion::arrow::array::{
     Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array,
-    Int64Array, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
+    Int64Array, Int64Builder, ListBuilder, StringBuilder, UInt8Array, UInt16Array, UInt32Array,
+    UInt64Array,
 };
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::{Result as DFResult, exec_err};
 use serde_json::{Map, Value};
 
@@ -200,6 +203,61 @@ pub(crate) fn defs() -> Vec<Def> {
                 .collect(),
         ))
     }));
+    // mv-expand support: the elements of a dynamic value as an Arrow list of JSON texts, which
+    // DataFusion's unnest expands. Kusto: null expands to one null row, an empty array or bag to
+    // no row, a bag to one `{key: value}` bag per property (kind=bag) or `[key, value]` (array),
+    // a scalar to itself. The second argument (optional, default false) selects kind=array.
+    v.push(Def::new("mv_items", 1, 2, dynamic, r_list_str, |a, n| {
+        let c = dyn_col(&a[0])?;
+        let as_array = match a.get(1) {
+            Some(k) => crate::udf::bools(k)?.iter().next().flatten().unwrap_or(false),
+            None => false,
+        };
+        let mut b = ListBuilder::new(StringBuilder::new());
+        for v in c.into_iter().take(n) {
+            match v {
+                None => b.values().append_null(),
+                Some(Value::Array(xs)) => {
+                    for x in xs {
+                        b.values().append_option(to_text(&x));
+                    }
+                }
+                Some(Value::Object(m)) => {
+                    for (k, x) in m {
+                        let item = if as_array {
+                            Value::Array(vec![Value::String(k), x])
+                        } else {
+                            let mut one = Map::new();
+                            one.insert(k, x);
+                            Value::Object(one)
+                        };
+                        b.values().append_value(item.to_string());
+                    }
+                }
+                Some(other) => b.values().append_option(to_text(&other)),
+            }
+            b.append(true);
+        }
+        Ok(Arc::new(b.finish()) as ArrayRef)
+    }));
+    // The item indexes (0, 1, …) matching `mv_items`, for `with_itemindex=`.
+    v.push(Def::new("mv_indexes", 1, 1, Returns::Type(KustoType::Long), r_list_i64, |a, _| {
+        let c = dyn_col(&a[0])?;
+        let mut b = ListBuilder::new(Int64Builder::new());
+        for v in c {
+            let len = match v {
+                None => 1,
+                Some(Value::Array(xs)) => xs.len(),
+                Some(Value::Object(m)) => m.len(),
+                Some(_) => 1,
+            };
+            for i in 0..len {
+                b.values().append_value(i as i64);
+            }
+            b.append(true);
+        }
+        Ok(Arc::new(b.finish()) as ArrayRef)
+    }));
     v.push(Def::new("array_length", 1, 1, Returns::Type(KustoType::Long), r_i64, |a, _| {
         let c = dyn_col(&a[0])?;
         Ok(i64_array(
@@ -287,4 +345,12 @@ pub(crate) fn defs() -> Vec<Def> {
         ))
     }));
     v
+}
+
+fn r_list_str(_: &[DataType]) -> DFResult<DataType> {
+    Ok(DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))))
+}
+
+fn r_list_i64(_: &[DataType]) -> DFResult<DataType> {
+    Ok(DataType::List(Arc::new(Field::new("item", DataType::Int64, true))))
 }
