@@ -369,18 +369,26 @@ fn parser_splits_cases_and_reads_metadata() {
     assert_eq!(cases[2].expect, Expect::Error("expected".into()));
 }
 
+/// The error `parse_file` reports for a malformed file.
+fn parse_error(text: &str) -> String {
+    match parse_file("t", text) {
+        Err(e) => e,
+        Ok(cases) => panic!("parsed {} cases from a malformed file", cases.len()),
+    }
+}
+
 #[test]
 fn parser_rejects_malformed_cases() {
     let missing_order = "# name: x\n# source: s\nprint 1\n----\nprint_0\n1\n";
-    assert!(parse_file("t", missing_order).unwrap_err().contains("order"));
+    assert!(parse_error(missing_order).contains("order"));
     let no_sep = "# name: x\n# source: s\n# order: any\nprint 1\n";
-    assert!(parse_file("t", no_sep).unwrap_err().contains("----"));
+    assert!(parse_error(no_sep).contains("----"));
     let ragged = "# name: x\n# source: s\n# order: any\nprint 1\n----\na,b\n1\n";
-    assert!(parse_file("t", ragged).unwrap_err().contains("1 cells for 2 columns"));
+    assert!(parse_error(ragged).contains("1 cells for 2 columns"));
     let dup = "# name: x\n# source: s\n# order: any\nprint 1\n----\nprint_0\n1\n====\n# name: x\n# source: s\n# order: any\nprint 2\n----\nprint_0\n2\n";
-    assert!(parse_file("t", dup).unwrap_err().contains("duplicate"));
+    assert!(parse_error(dup).contains("duplicate"));
     let no_source = "# name: x\n# order: any\nprint 1\n----\nprint_0\n1\n";
-    assert!(parse_file("t", no_source).unwrap_err().contains("source"));
+    assert!(parse_error(no_source).contains("source"));
 }
 
 #[test]
