@@ -283,6 +283,10 @@ fn run_case(engine: &Engine, opts: &QueryOptions, case: &Case) -> Result<(), Str
                 want_rows.sort();
             }
             if &got_columns == columns && got_rows == want_rows {
+                // An `ordered` case's order comes from the query, so the output must say so.
+                if case.ordered && !out.ordered {
+                    return Err("rows match, but the output is not marked `ordered`".to_string());
+                }
                 return Ok(());
             }
             let mut report = String::new();
