@@ -5,4 +5,5 @@ mod corpus;
 mod exec;
 mod fixtures;
 mod fuzz;
+mod golden;
 mod roundtrip;
