@@ -155,7 +155,7 @@ struct Checker<'r> {
 const MAX_FUNCTION_EVALUATIONS: usize = 2_000;
 
 /// Standard columns Log Analytics adds to every table.
-const STANDARD_COLUMNS: &[(&str, KustoType)] = &[
+pub(crate) const STANDARD_COLUMNS: &[(&str, KustoType)] = &[
     ("Type", KustoType::String),
     ("TenantId", KustoType::String),
     ("SourceSystem", KustoType::String),

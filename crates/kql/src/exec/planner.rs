@@ -16,7 +16,8 @@ use datafusion::catalog::MemTable;
 use datafusion::common::{Column, JoinType, NullEquality, ScalarValue, UnnestOptions};
 use datafusion::datasource::provider_as_source;
 use datafusion::logical_expr::{
-    Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, SortExpr, lit,
+    Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Operator as DfOp, SortExpr, binary_expr,
+    lit,
 };
 
 use super::names::{aggregate_item_name, item_name, matches_pattern, unique_name};
@@ -498,6 +499,17 @@ impl<'e> Planner<'e> {
                 Some(Ast::Literal { value: Literal::String(s), span }) => {
                     self.table(&Ident::new(s.clone(), *span))
                 }
+                // table(name) inside a function: the parameter holds the table's name.
+                Some(Ast::Ident(id)) => match self.lookup(&id.name) {
+                    Some(Binding::Value(Val {
+                        expr: Expr::Literal(ScalarValue::Utf8(Some(s)), _),
+                        ..
+                    })) => {
+                        let s = s.clone();
+                        self.table(&Ident::new(s, id.span))
+                    }
+                    _ => fail(c.span, "table() needs a table name string"),
+                },
                 _ => fail(c.span, "table() needs a table name string"),
             },
             name => match self.lookup(name).cloned() {
@@ -1019,7 +1031,7 @@ impl<'e> Planner<'e> {
         let mut group_names = Vec::new();
         let mut dynamic = HashSet::new();
         for b in by {
-            let name = item_name(b, &mut counter);
+            let name = unique_name(&item_name(b, &mut counter), &group_names);
             let v = self.scalar(&b.expr, &rel)?;
             if v.dynamic {
                 dynamic.insert(name.clone());
@@ -2209,8 +2221,161 @@ fn references_any(e: &Ast, names: &[String]) -> bool {
 }
 
 impl Planner<'_> {
-    fn make_series(&mut self, _rel: Rel, op: &Operator) -> PResult<Rel> {
-        fail(op.span(), "make-series is not supported by Bulwark's engine yet")
+    /// `make-series`: aggregates per (keys, bin), then one array per aggregate with a slot for
+    /// every bin of `[from, to)` (missing bins hold the default), plus the axis array.
+    fn make_series(&mut self, rel: Rel, op: &Operator) -> PResult<Rel> {
+        let Operator::MakeSeries { aggregates, on, from, to, step, by, span, .. } = op else {
+            return fail(op.span(), "not make-series");
+        };
+        let span = *span;
+        let axis = self.scalar(on, &rel)?;
+        let axis_name = crate::check::default_name(on).unwrap_or_else(|| "Column1".into());
+        let schema = rel.plan.schema().clone();
+        let axis_type = axis.expr.get_type(&schema)?;
+        let is_time = matches!(axis_type, DataType::Timestamp(_, _));
+        if !is_time && !axis_type.is_integer() && !axis_type.is_floating() {
+            return fail(on.span(), "make-series needs a datetime or numeric axis");
+        }
+        // The axis as a number (nanoseconds for datetimes).
+        let axis_num = axis.expr.clone().cast_to(&DataType::Int64, &schema)?;
+        let one = self.one_row()?;
+        let step_v = self.scalar(step, &one)?;
+        let step_num = match self.const_value(&step_v.expr)? {
+            Some(ScalarValue::DurationNanosecond(Some(v))) => v,
+            Some(ScalarValue::Int64(Some(v))) => v,
+            Some(ScalarValue::Int32(Some(v))) => i64::from(v),
+            Some(ScalarValue::Float64(Some(v))) => v as i64,
+            _ => {
+                return fail(step.span(), "make-series step must be a constant timespan or number");
+            }
+        };
+        if step_num <= 0 {
+            return fail(step.span(), "make-series step must be positive");
+        }
+        let bound = |this: &mut Self, e: &Option<crate::ast::Expr>, max: bool| -> PResult<i64> {
+            let v = match e {
+                Some(e) => {
+                    let v = this.scalar(e, &one)?;
+                    this.const_value(&v.expr)?
+                }
+                None => {
+                    // Not given: the data's own first/last axis value.
+                    let agg = if max {
+                        datafusion::functions_aggregate::expr_fn::max(axis_num.clone())
+                    } else {
+                        datafusion::functions_aggregate::expr_fn::min(axis_num.clone())
+                    };
+                    let plan = LogicalPlanBuilder::from(rel.plan.clone())
+                        .aggregate(Vec::<Expr>::new(), vec![agg.alias("v")])?
+                        .build()?;
+                    match this.need(RequestKind::Scalar, plan)? {
+                        Prefetched::Scalar(v) => Some(v),
+                        _ => None,
+                    }
+                }
+            };
+            match v {
+                Some(ScalarValue::TimestampNanosecond(Some(x), _)) => Ok(x),
+                Some(ScalarValue::Int64(Some(x))) => Ok(if max && e.is_none() { x + 1 } else { x }),
+                Some(ScalarValue::Int32(Some(x))) => Ok(i64::from(x)),
+                Some(ScalarValue::Float64(Some(x))) => Ok(x as i64),
+                _ => fail(span, "make-series range bounds must be constants"),
+            }
+        };
+        let start = bound(self, from, false)?;
+        let mut end = bound(self, to, true)?;
+        if to.is_none() && is_time {
+            end += 1;
+        }
+        let bins = if end > start { (end - start + step_num - 1) / step_num } else { 0 };
+        if bins > 1_000_000 {
+            return fail(
+                span,
+                format!("make-series would create {bins} bins; the limit is 1000000"),
+            );
+        }
+        // 1. Rows in range, with their bin index.
+        let bin_col = self.hidden_name("bin");
+        let in_range = axis_num.clone().gt_eq(lit(start)).and(axis_num.clone().lt(lit(end)));
+        let bin_expr = binary_expr(
+            binary_expr(axis_num.clone(), DfOp::Minus, lit(start)),
+            DfOp::Divide,
+            lit(step_num),
+        );
+        let mut exprs: Vec<Expr> = rel.names().iter().map(|n| col(n)).collect();
+        exprs.push(bin_expr.alias(bin_col.clone()));
+        let binned =
+            LogicalPlanBuilder::from(rel.plan.clone()).filter(in_range)?.project(exprs)?.build()?;
+        let mut binned_rel = Rel::new(binned);
+        binned_rel.dynamic = rel.dynamic.clone();
+        // 2. Aggregate per keys and bin.
+        let mut counter = 0;
+        let mut key_names = Vec::new();
+        let mut key_exprs = Vec::new();
+        for b in by {
+            let name = unique_name(&item_name(b, &mut counter), &key_names);
+            let v = self.scalar(&b.expr, &binned_rel)?;
+            key_exprs.push(v.expr.alias(name.clone()));
+            key_names.push(name);
+        }
+        let mut group = key_exprs.clone();
+        group.push(col(&bin_col));
+        let mut agg_exprs = Vec::new();
+        let mut series: Vec<(String, String, Expr)> = Vec::new();
+        for (item, default) in aggregates {
+            let Ast::Call(c) = &item.expr else {
+                return fail(item.expr.span(), "make-series needs an aggregation here");
+            };
+            let v = self.aggregate_call(c, &binned_rel)?;
+            let hidden = self.hidden_name("ms");
+            agg_exprs.push(v.expr.alias(hidden.clone()));
+            let name = aggregate_item_name(item, &mut counter);
+            let d = match default {
+                Some(d) => self.scalar(d, &one)?.expr,
+                None => lit(0i64),
+            };
+            series.push((name, hidden, d));
+        }
+        let per_bin =
+            LogicalPlanBuilder::from(binned_rel.plan).aggregate(group, agg_exprs)?.build()?;
+        // 3. Per keys: the bins and values as lists, placed into the series.
+        let make_list = self.udaf("make_list")?;
+        let mut lists = vec![make_list.call(vec![col(&bin_col)]).alias("__kql_bins")];
+        for (_, hidden, _) in &series {
+            lists.push(make_list.call(vec![col(hidden)]).alias(format!("{hidden}_l")));
+        }
+        let grouped = LogicalPlanBuilder::from(per_bin)
+            .aggregate(key_names.iter().map(|n| col(n)).collect::<Vec<_>>(), lists)?
+            .build()?;
+        let fill = self.udf("series_fill")?;
+        let mut out: Vec<Expr> = key_names.iter().map(|n| col(n)).collect();
+        let mut dynamic = HashSet::new();
+        for (name, hidden, d) in &series {
+            out.push(
+                fill.call(vec![
+                    col("__kql_bins"),
+                    col(&format!("{hidden}_l")),
+                    lit(bins),
+                    d.clone(),
+                ])
+                .alias(name.clone()),
+            );
+            dynamic.insert(name.clone());
+        }
+        let axis_values: Vec<serde_json::Value> = (0..bins)
+            .map(|i| {
+                let v = start + i * step_num;
+                if is_time {
+                    serde_json::Value::String(bulwark_kql_functions::format_iso(v))
+                } else {
+                    serde_json::Value::from(v)
+                }
+            })
+            .collect();
+        out.push(lit(serde_json::Value::Array(axis_values).to_string()).alias(axis_name.clone()));
+        dynamic.insert(axis_name);
+        let plan = LogicalPlanBuilder::from(grouped).project(out)?.build()?;
+        Ok(Rel { plan, dynamic, ordered: false, order: Vec::new() })
     }
 
     fn top_nested(&mut self, _rel: Rel, op: &Operator) -> PResult<Rel> {

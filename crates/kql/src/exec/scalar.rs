@@ -69,6 +69,17 @@ impl Planner<'_> {
                         self.scalar_function(&f, &[], rel, id.span)
                     }
                     Some(_) => fail(id.span, format!("'{}' is a table, not a value", id.name)),
+                    None if crate::check::STANDARD_COLUMNS.iter().any(|(n, _)| *n == id.name) => {
+                        // Log Analytics' standard columns exist on every table; a store
+                        // without them reads them as null.
+                        let ty = crate::check::STANDARD_COLUMNS
+                            .iter()
+                            .find(|(n, _)| *n == id.name)
+                            .map_or(KustoType::String, |(_, t)| *t);
+                        let null =
+                            ScalarValue::try_from(&ty.arrow_type()).unwrap_or(ScalarValue::Null);
+                        Ok(Val::plain(lit(null)))
+                    }
                     None => {
                         let names = rel.names();
                         let mut msg = format!("unknown column '{}'", id.name);
@@ -258,7 +269,40 @@ impl Planner<'_> {
         };
         let lt = l.expr.get_type(&schema)?;
         let rt = r.expr.get_type(&schema)?;
-        let (le, re) = (l.expr, r.expr);
+        let (mut le, mut re) = (l.expr, r.expr);
+        let comparison =
+            matches!(op, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge);
+        if comparison {
+            // Kusto converts a string compared with a datetime/timespan, and bool with numbers.
+            let fix = |this: &Self, e: Expr, from: &DataType, to: &DataType| -> PResult<Expr> {
+                Ok(match (from, to) {
+                    (f, DataType::Timestamp(_, _)) if is_text(f) => {
+                        this.convert_text(e, KustoType::DateTime)?
+                    }
+                    (f, DataType::Duration(_)) if is_text(f) => {
+                        this.convert_text(e, KustoType::TimeSpan)?
+                    }
+                    (DataType::Boolean, t) if t.is_integer() || t.is_floating() => {
+                        e.cast_to(&DataType::Int64, &schema)?
+                    }
+                    _ => e,
+                })
+            };
+            le = fix(self, le, &lt, &rt)?;
+            re = fix(self, re, &rt, &lt)?;
+        }
+        let is_dur = |t: &DataType| matches!(t, DataType::Duration(_));
+        let is_num = |t: &DataType| t.is_integer() || t.is_floating();
+        if op == BinOp::Mul && (is_dur(&lt) && is_num(&rt) || is_num(&lt) && is_dur(&rt)) {
+            // timespan × number: multiply the nanoseconds.
+            let (d, n) = if is_dur(&lt) { (le, re) } else { (re, le) };
+            let d = d.cast_to(&DataType::Int64, &schema)?.cast_to(&DataType::Float64, &schema)?;
+            let prod = binary_expr(d, DfOp::Multiply, n.cast_to(&DataType::Float64, &schema)?);
+            let e = prod
+                .cast_to(&DataType::Int64, &schema)?
+                .cast_to(&DataType::Duration(TimeUnit::Nanosecond), &schema)?;
+            return Ok(Val::plain(e));
+        }
         let e = match op {
             BinOp::Eq => le.eq(re),
             BinOp::Ne => le.not_eq(re),
@@ -336,19 +380,14 @@ impl Planner<'_> {
             match a {
                 Ast::Tabular(t) => {
                     let sub = self.tabular(t, None)?;
-                    let first = match sub.names().first() {
-                        Some(n) => n.clone(),
-                        None => return fail(t.span, "the subquery returns no column"),
-                    };
-                    let plan = datafusion::logical_expr::LogicalPlanBuilder::from(sub.plan.clone())
-                        .project(vec![col(&first)])?
-                        .build()?;
-                    if let Prefetched::List(values) = self.need(RequestKind::List, plan)? {
-                        let dynamic = sub.is_dynamic(&first);
-                        for v in values {
-                            items.push(Val { expr: lit(v), dynamic });
-                        }
-                    }
+                    self.subquery_values(&sub, t.span, &mut items)?;
+                }
+                Ast::Ident(id)
+                    if !rel.has(&id.name)
+                        && matches!(self.lookup(&id.name), Some(Binding::Tabular(_))) =>
+                {
+                    let sub = self.table(id)?;
+                    self.subquery_values(&sub, id.span, &mut items)?;
                 }
                 other => {
                     let v = self.scalar(other, rel)?;
@@ -393,6 +432,34 @@ impl Planner<'_> {
         };
         let _ = span;
         Ok(Val::plain(e))
+    }
+
+    /// The first column's values of a subquery, as list items.
+    fn subquery_values(
+        &mut self,
+        sub: &Rel,
+        span: crate::span::Span,
+        items: &mut Vec<Val>,
+    ) -> PResult<()> {
+        let first = match sub.names().first() {
+            Some(n) => n.clone(),
+            None => return fail(span, "the subquery returns no column"),
+        };
+        let plan = datafusion::logical_expr::LogicalPlanBuilder::from(sub.plan.clone())
+            .project(vec![col(&first)])?
+            .build()?;
+        if let Prefetched::List(values) = self.need(RequestKind::List, plan)? {
+            let dynamic = sub.is_dynamic(&first);
+            for v in values {
+                if dynamic {
+                    // A dynamic column (e.g. make_set's array) contributes its elements.
+                    items.extend(self.expand_array(Val { expr: lit(v), dynamic: true }));
+                } else {
+                    items.push(Val::plain(lit(v)));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A dynamic array literal becomes its elements; anything else stays one item.
@@ -519,6 +586,27 @@ impl Planner<'_> {
         let name = c.name.name.as_str();
         if let Some(Binding::Function(f)) = self.lookup(name).cloned() {
             return self.scalar_function(&f, &c.args, rel, c.span);
+        }
+        // Deprecated spellings still common in published queries.
+        let renamed = match name {
+            "parsejson" => Some("parse_json"),
+            "arraylength" => Some("array_length"),
+            "base64_decodestring" => Some("base64_decode_tostring"),
+            "base64_encodestring" => Some("base64_encode_tostring"),
+            "columnifexists" => Some("column_ifexists"),
+            "replace" => Some("replace_regex"),
+            "treepath" => Some("bag_keys"),
+            "todynamic" => Some("parse_json"),
+            _ => None,
+        };
+        if let Some(new_name) = renamed {
+            let mut c2 = c.clone();
+            c2.name.name = new_name.to_string();
+            if new_name == "replace_regex" && c.args.len() == 3 {
+                // replace(regex, rewrite, text) → replace_regex(text, regex, rewrite)
+                c2.args = vec![c.args[2].clone(), c.args[0].clone(), c.args[1].clone()];
+            }
+            return self.call(&c2, rel);
         }
         if super::names::is_aggregate(name) {
             return fail(
@@ -679,17 +767,145 @@ impl Planner<'_> {
                 };
                 Ok(Val::plain(f))
             }
-            "strcat_array" => {
+            "tohex" => {
+                let v = self.scalar(arg(0)?, rel)?;
+                let v = self.undynamic(v, &DataType::Int64)?;
+                let e = v.expr.cast_to(&DataType::Int64, rel.plan.schema())?;
+                Ok(Val::plain(datafusion::functions::string::expr_fn::to_hex(e)))
+            }
+            "ingestion_time" => {
+                if rel.has("TimeGenerated") {
+                    Ok(Val::plain(col("TimeGenerated")))
+                } else {
+                    Ok(Val::plain(lit(ScalarValue::TimestampNanosecond(None, Some("UTC".into())))))
+                }
+            }
+            "gettype" => {
+                let v = self.scalar(arg(0)?, rel)?;
+                if v.dynamic {
+                    return Ok(Val::plain(self.udf("gettype_dynamic")?.call(vec![v.expr])));
+                }
+                let t = v.expr.get_type(rel.plan.schema())?;
+                let name = match super::values::kusto_type(&t, false) {
+                    KustoType::DateTime => "datetime",
+                    KustoType::TimeSpan => "timespan",
+                    KustoType::Int => "int",
+                    KustoType::Long => "long",
+                    KustoType::Real => "real",
+                    KustoType::Bool => "bool",
+                    KustoType::Guid => "guid",
+                    KustoType::Decimal => "decimal",
+                    _ => "string",
+                };
+                Ok(Val::plain(lit(name)))
+            }
+            "strcmp" => {
                 let a = self.scalar(arg(0)?, rel)?;
-                let d = self.scalar(arg(1)?, rel)?;
-                // strcat_array(arr, delim): the elements joined by delim.
-                let items = self.udf("tostring_dynamic")?;
-                let _ = items;
-                let e = datafusion::functions::string::expr_fn::concat_ws(
-                    self.text_arg(d, rel)?,
-                    vec![self.udf("tostring_dynamic")?.call(vec![a.expr])],
-                );
+                let b = self.scalar(arg(1)?, rel)?;
+                let (a, b) = (self.text_arg(a, rel)?, self.text_arg(b, rel)?);
+                let e = when(a.clone().lt(b.clone()), lit(-1i64))
+                    .when(a.gt(b), lit(1i64))
+                    .otherwise(lit(0i64))?;
                 Ok(Val::plain(e))
+            }
+            "make_datetime" => {
+                // make_datetime(year, month, day[, hour, minute, second]) as ISO text → datetime.
+                let mut parts = Vec::new();
+                for a in args {
+                    let v = self.scalar(a, rel)?;
+                    parts.push(self.undynamic(v, &DataType::Float64)?.expr);
+                }
+                if parts.len() < 3 {
+                    return fail(c.span, "make_datetime() needs year, month and day");
+                }
+                let schema = rel.plan.schema().clone();
+                let int = |e: &Expr| -> PResult<Expr> {
+                    Ok(e.clone().cast_to(&DataType::Int64, &schema)?)
+                };
+                let pad = |e: Expr, n: i64| {
+                    datafusion::functions::string::expr_fn::concat(vec![
+                        datafusion::functions::unicode::expr_fn::lpad(vec![
+                            e.cast_to(&DataType::Utf8, &schema).unwrap_or(lit("")),
+                            lit(n),
+                            lit("0"),
+                        ]),
+                    ])
+                };
+                let mut text = vec![
+                    pad(int(&parts[0])?, 4),
+                    lit("-"),
+                    pad(int(&parts[1])?, 2),
+                    lit("-"),
+                    pad(int(&parts[2])?, 2),
+                ];
+                text.push(lit("T"));
+                text.push(pad(parts.get(3).map(int).transpose()?.unwrap_or(lit(0i64)), 2));
+                text.push(lit(":"));
+                text.push(pad(parts.get(4).map(int).transpose()?.unwrap_or(lit(0i64)), 2));
+                text.push(lit(":00Z"));
+                let base = self.convert_text(
+                    datafusion::functions::string::expr_fn::concat(text),
+                    KustoType::DateTime,
+                )?;
+                let e = match parts.get(5) {
+                    Some(sec) => {
+                        let ns = binary_expr(sec.clone(), DfOp::Multiply, lit(1e9))
+                            .cast_to(&DataType::Int64, &schema)?
+                            .cast_to(&DataType::Duration(TimeUnit::Nanosecond), &schema)?;
+                        binary_expr(base, DfOp::Plus, ns)
+                    }
+                    None => base,
+                };
+                Ok(Val::plain(e))
+            }
+            "make_timespan" => {
+                // make_timespan(hours, minutes[, seconds]) or (days, hours, minutes, seconds).
+                let mut parts = Vec::new();
+                for a in args {
+                    let v = self.scalar(a, rel)?;
+                    parts.push(self.undynamic(v, &DataType::Float64)?.expr);
+                }
+                let units: &[f64] = match parts.len() {
+                    2 => &[3600e9, 60e9],
+                    3 => &[3600e9, 60e9, 1e9],
+                    4 => &[86400e9, 3600e9, 60e9, 1e9],
+                    _ => return fail(c.span, "make_timespan() takes 2 to 4 arguments"),
+                };
+                let schema = rel.plan.schema().clone();
+                let mut total: Option<Expr> = None;
+                for (p, u) in parts.into_iter().zip(units) {
+                    let term = binary_expr(
+                        p.cast_to(&DataType::Float64, &schema)?,
+                        DfOp::Multiply,
+                        lit(*u),
+                    );
+                    total = Some(match total {
+                        Some(t) => binary_expr(t, DfOp::Plus, term),
+                        None => term,
+                    });
+                }
+                let Some(total) = total else {
+                    return fail(c.span, "make_timespan() needs arguments");
+                };
+                let e = total
+                    .cast_to(&DataType::Int64, &schema)?
+                    .cast_to(&DataType::Duration(TimeUnit::Nanosecond), &schema)?;
+                Ok(Val::plain(e))
+            }
+            "extract" if args.len() == 4 => {
+                // extract(regex, group, text, typeof(T)): the match converted to T.
+                let ty = match &args[3] {
+                    Ast::Call(t) if t.name.name == "typeof" => match t.args.first() {
+                        Some(Ast::Ident(i)) => KustoType::parse(&i.name),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let Some(ty) = ty else { return fail(args[3].span(), "expected typeof(T)") };
+                let mut c3 = c.clone();
+                c3.args.truncate(3);
+                let v = self.generic_call(&c3, rel)?;
+                Ok(Val { expr: self.convert_text(v.expr, ty)?, dynamic: ty == KustoType::Dynamic })
             }
             _ => self.generic_call(c, rel),
         }
@@ -737,6 +953,15 @@ impl Planner<'_> {
             return Ok(Val { expr: udf.call(args), dynamic });
         }
         use datafusion::functions::math::expr_fn as m;
+        let schema = rel.plan.schema().clone();
+        if name == "abs"
+            && let Some(v) = vals.first()
+            && matches!(v.expr.get_type(&schema)?, DataType::Duration(_))
+        {
+            let ns = v.expr.clone().cast_to(&DataType::Int64, &schema)?;
+            let e = m::abs(ns).cast_to(&DataType::Duration(TimeUnit::Nanosecond), &schema)?;
+            return Ok(Val::plain(e));
+        }
         let mut args: Vec<Expr> = Vec::new();
         for v in vals {
             args.push(self.undynamic(v, &DataType::Float64)?.expr);
@@ -805,7 +1030,14 @@ impl Planner<'_> {
 
     /// An aggregation call in `summarize`.
     pub(crate) fn aggregate_call(&mut self, c: &Call, rel: &Rel) -> PResult<Val> {
-        let name = c.name.name.as_str();
+        let name = match c.name.name.as_str() {
+            "makeset" => "make_set",
+            "makelist" => "make_list",
+            "makebag" => "make_bag",
+            "argmax" => "arg_max",
+            "argmin" => "arg_min",
+            other => other,
+        };
         let mut vals = Vec::new();
         for a in &c.args {
             if matches!(a, Ast::Star { .. }) {
