@@ -45,9 +45,9 @@ pub enum Command {
     /// Sigma rules: run the SigmaHQ regression tests, convert rules to KQL.
     #[command(subcommand)]
     Sigma(SigmaCommand),
-    /// KQL: check queries against the schema, format them.
-    #[command(subcommand)]
-    Kql(KqlCommand),
+    /// KQL: run a query over the store (`bulwark kql "DeviceProcessEvents | take 5"`), check
+    /// queries against the schema, format them.
+    Kql(KqlArgs),
     /// Reverse-engineer scripts without running them: peel obfuscation, list indicators and
     /// behaviours, give a verdict.
     Analyze(AnalyzeArgs),
@@ -153,6 +153,40 @@ pub enum SigmaCommand {
 pub enum ConvertTarget {
     /// Kusto Query Language.
     Kql,
+}
+
+/// `bulwark kql [QUERY | -f FILE] [--format …]` or `bulwark kql check|fmt …`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct KqlArgs {
+    /// Check or format instead of running.
+    #[command(subcommand)]
+    pub command: Option<KqlCommand>,
+    /// The query to run.
+    pub query: Option<String>,
+    /// Read the query from a file (`-` for standard input).
+    #[arg(short, long, value_name = "FILE", conflicts_with = "query")]
+    pub file: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ResultFormat::Table)]
+    pub format: ResultFormat,
+    /// Print at most this many rows (0: all).
+    #[arg(long, default_value_t = 1000)]
+    pub max_rows: usize,
+    /// The query's now() (RFC 3339), for repeatable results; default: the current time.
+    #[arg(long, value_name = "DATETIME")]
+    pub now: Option<String>,
+}
+
+/// How query results print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResultFormat {
+    /// A table for people.
+    Table,
+    /// One JSON object: query, columns, rows.
+    Json,
+    /// CSV with a header line.
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]

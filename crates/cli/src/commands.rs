@@ -20,7 +20,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Incidents(cmd) => crate::hunting::incidents(&open_store(&data_dir)?, cmd),
         Command::Sigma(cmd) => crate::hunting::sigma(cmd, cli.quiet),
         Command::Analyze(args) => analyze(&args),
-        Command::Kql(cmd) => crate::hunting::kql(&open_store(&data_dir)?, cmd),
+        Command::Kql(args) => crate::hunting::kql(&open_store(&data_dir)?, args),
     }
 }
 

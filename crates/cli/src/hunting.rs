@@ -1,5 +1,7 @@
 //! Detection, incidents, Sigma and KQL commands.
-use crate::cli::{DetectArgs, IncidentsCommand, KqlCommand, ListFormat, SigmaCommand};
+use crate::cli::{
+    DetectArgs, IncidentsCommand, KqlArgs, KqlCommand, ListFormat, ResultFormat, SigmaCommand,
+};
 use crate::output;
 use anyhow::{Context, Result, bail};
 use bulwark_detect::hunt::{self, Findings};
@@ -299,7 +301,10 @@ fn sibling_rule_dirs(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     Ok(dirs)
 }
 
-pub fn kql(store: &Store, cmd: KqlCommand) -> Result<ExitCode> {
+pub fn kql(store: &Store, args: KqlArgs) -> Result<ExitCode> {
+    let Some(cmd) = args.command else {
+        return run_kql(store, args);
+    };
     match cmd {
         KqlCommand::Check { jsonl: Some(file), format, .. } => {
             let f = std::fs::File::open(&file)
@@ -370,4 +375,86 @@ pub fn kql(store: &Store, cmd: KqlCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `bulwark kql QUERY`: runs the query and prints the rows; exit 1 for an invalid query.
+fn run_kql(store: &Store, args: KqlArgs) -> Result<ExitCode> {
+    let text = match (&args.query, &args.file) {
+        (Some(q), None) => q.clone(),
+        (None, Some(f)) if f.as_os_str() == "-" => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                .context("cannot read the query from standard input")?;
+            s
+        }
+        (None, Some(f)) => {
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?
+        }
+        _ => bail!("give a query (`bulwark kql \"SecurityEvent | take 5\"`), or -f FILE"),
+    };
+    let now = match &args.now {
+        Some(t) => Some(
+            chrono::DateTime::parse_from_rfc3339(t)
+                .with_context(|| format!("--now {t}: not an RFC 3339 datetime"))?
+                .with_timezone(&chrono::Utc),
+        ),
+        None => None,
+    };
+    let engine = bulwark_kql::exec::Engine::open(store)
+        .map_err(|e| anyhow::anyhow!("cannot open the store for queries: {e}"))?;
+    let options = bulwark_kql::exec::QueryOptions {
+        now,
+        max_rows: if args.max_rows == 0 { None } else { Some(args.max_rows) },
+    };
+    let out = match engine.query_blocking(&text, &options) {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("{}", e.render(&text));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    for w in &out.warnings {
+        eprintln!("{}", bulwark_kql::render(&text, w));
+    }
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        ResultFormat::Csv => write!(stdout, "{}", out.to_csv())?,
+        ResultFormat::Json => {
+            let columns: Vec<Value> = out
+                .columns
+                .iter()
+                .map(|c| serde_json::json!({ "name": c.name, "type": c.ty.name() }))
+                .collect();
+            let doc = serde_json::json!({
+                "query": out.query,
+                "columns": columns,
+                "rows": out.to_json_rows(),
+                "row_count": out.row_count,
+                "truncated": out.truncated,
+                "render": out.render.as_ref().map(|r| serde_json::json!({
+                    "chart": r.chart,
+                    "properties": r.properties.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<Map<String, Value>>(),
+                })),
+                "elapsed_ms": out.elapsed.as_secs_f64() * 1000.0,
+            });
+            writeln!(stdout, "{doc}")?;
+        }
+        ResultFormat::Table => {
+            let header: Vec<&str> = out.columns.iter().map(|c| c.name.as_str()).collect();
+            let mut t = output::table(&header);
+            for row in out.rows_text() {
+                t.add_row(row);
+            }
+            writeln!(stdout, "{t}")?;
+            let more =
+                if out.truncated { " (more rows not shown: --max-rows 0 for all)" } else { "" };
+            eprintln!(
+                "{} row{} in {:.0} ms{more}",
+                output::count(out.row_count as u64),
+                if out.row_count == 1 { "" } else { "s" },
+                out.elapsed.as_secs_f64() * 1000.0
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

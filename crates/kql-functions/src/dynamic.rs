@@ -8,16 +8,22 @@
 //! are embedded as JSON when they hold a JSON object or array text, else as a
 //! JSON string: Utf8 cannot tell a dynamic column from a string column.
 
+use std::sync::Arc;
+
 use datafusion::arrow::array::{
     Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array,
-    Int64Array, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
+    Int64Array, Int64Builder, ListBuilder, StringBuilder, UInt8Array, UInt16Array, UInt32Array,
+    UInt64Array,
 };
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::{Result as DFResult, exec_err};
 use serde_json::{Map, Value};
 
 use crate::registry::Returns;
-use crate::udf::{Def, datetimes, i64_array, is_string, r_i64, r_str, str_array, strs, timespans};
+use crate::udf::{
+    Def, bool_array, datetimes, i64_array, i64s, is_string, r_bool, r_i64, r_str, str_array, strs,
+    timespans,
+};
 use bulwark_model::KustoType;
 
 /// Largest dynamic text parsed (serde_json itself limits nesting to 128).
@@ -200,6 +206,246 @@ pub(crate) fn defs() -> Vec<Def> {
                 .collect(),
         ))
     }));
+    // mv-expand support: the elements of a dynamic value as an Arrow list of JSON texts, which
+    // DataFusion's unnest expands. Kusto: null expands to one null row, an empty array or bag to
+    // no row, a bag to one `{key: value}` bag per property (kind=bag) or `[key, value]` (array),
+    // a scalar to itself. The second argument (optional, default false) selects kind=array.
+    v.push(Def::new("mv_items", 1, 2, dynamic, r_list_str, |a, n| {
+        let c = dyn_col(&a[0])?;
+        let as_array = match a.get(1) {
+            Some(k) => crate::udf::bools(k)?.iter().next().flatten().unwrap_or(false),
+            None => false,
+        };
+        let mut b = ListBuilder::new(StringBuilder::new());
+        for v in c.into_iter().take(n) {
+            match v {
+                None => b.values().append_null(),
+                Some(Value::Array(xs)) => {
+                    for x in xs {
+                        b.values().append_option(to_text(&x));
+                    }
+                }
+                Some(Value::Object(m)) => {
+                    for (k, x) in m {
+                        let item = if as_array {
+                            Value::Array(vec![Value::String(k), x])
+                        } else {
+                            let mut one = Map::new();
+                            one.insert(k, x);
+                            Value::Object(one)
+                        };
+                        b.values().append_value(item.to_string());
+                    }
+                }
+                Some(other) => b.values().append_option(to_text(&other)),
+            }
+            b.append(true);
+        }
+        Ok(Arc::new(b.finish()) as ArrayRef)
+    }));
+    // The item indexes (0, 1, …) matching `mv_items`, for `with_itemindex=`.
+    v.push(Def::new("mv_indexes", 1, 1, Returns::Type(KustoType::Long), r_list_i64, |a, _| {
+        let c = dyn_col(&a[0])?;
+        let mut b = ListBuilder::new(Int64Builder::new());
+        for v in c {
+            let len = match v {
+                None => 1,
+                Some(Value::Array(xs)) => xs.len(),
+                Some(Value::Object(m)) => m.len(),
+                Some(_) => 1,
+            };
+            for i in 0..len {
+                b.values().append_value(i as i64);
+            }
+            b.append(true);
+        }
+        Ok(Arc::new(b.finish()) as ArrayRef)
+    }));
+    v.push(Def::new("strcat_array", 2, 2, Returns::Type(KustoType::String), r_str, |a, _| {
+        let arrays = dyn_col(&a[0])?;
+        let delims = strs(&a[1])?;
+        Ok(str_array(
+            arrays
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let xs = array_of(v)?;
+                    let d = if delims.is_null(i) { "" } else { delims.value(i) };
+                    Some(xs.iter().map(value_to_kql_string).collect::<Vec<_>>().join(d))
+                })
+                .collect(),
+        ))
+    }));
+    for (name, desc) in [("array_sort_asc", false), ("array_sort_desc", true)] {
+        v.push(Def::new(name, 1, 2, dynamic, r_str, move |a, _| {
+            let arrays = dyn_col(&a[0])?;
+            Ok(str_array(
+                arrays
+                    .into_iter()
+                    .map(|v| {
+                        let mut xs = array_of(v)?;
+                        xs.sort_by(json_order);
+                        if desc {
+                            xs.reverse();
+                        }
+                        Some(Value::Array(xs).to_string())
+                    })
+                    .collect(),
+            ))
+        }));
+    }
+    v.push(Def::new("array_reverse", 1, 1, dynamic, r_str, |a, _| {
+        let arrays = dyn_col(&a[0])?;
+        Ok(str_array(
+            arrays
+                .into_iter()
+                .map(|v| {
+                    let mut xs = array_of(v)?;
+                    xs.reverse();
+                    Some(Value::Array(xs).to_string())
+                })
+                .collect(),
+        ))
+    }));
+    v.push(Def::new("set_difference", 2, 64, dynamic, r_str, |a, n| {
+        let cols = a.iter().map(dyn_col).collect::<DFResult<Vec<_>>>()?;
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let Some(first) = array_of(cols[0][i].clone()) else {
+                out.push(None);
+                continue;
+            };
+            let others: Vec<Vec<Value>> =
+                cols[1..].iter().filter_map(|c| array_of(c[i].clone())).collect();
+            let mut acc: Vec<Value> = Vec::new();
+            for x in first {
+                if !acc.contains(&x) && !others.iter().any(|o| o.contains(&x)) {
+                    acc.push(x);
+                }
+            }
+            out.push(Some(Value::Array(acc).to_string()));
+        }
+        Ok(str_array(out))
+    }));
+    v.push(Def::new("array_slice", 3, 3, dynamic, r_str, |a, n| {
+        let arrays = dyn_col(&a[0])?;
+        let starts = i64_array_of(&a[1])?;
+        let ends = i64_array_of(&a[2])?;
+        Ok(str_array(
+            (0..n)
+                .map(|i| {
+                    let xs = array_of(arrays[i].clone())?;
+                    let len = xs.len() as i64;
+                    let norm = |k: i64| if k < 0 { (len + k).max(0) } else { k.min(len) };
+                    let (s, e) = (norm(starts[i]?), norm(ends[i]?));
+                    let slice = if s > e {
+                        Vec::new()
+                    } else {
+                        xs[s as usize..((e + 1).min(len)) as usize].to_vec()
+                    };
+                    Some(Value::Array(slice).to_string())
+                })
+                .collect(),
+        ))
+    }));
+    v.push(Def::new("array_index_of", 2, 2, Returns::Type(KustoType::Long), r_i64, |a, n| {
+        let arrays = dyn_col(&a[0])?;
+        Ok(i64_array(
+            (0..n)
+                .map(|i| {
+                    let xs = array_of(arrays[i].clone())?;
+                    let needle = cell_to_json(&a[1], i).ok()?;
+                    let pos = xs.iter().position(|x| {
+                        x == &needle || value_to_kql_string(x) == value_to_kql_string(&needle)
+                    });
+                    Some(pos.map_or(-1, |p| p as i64))
+                })
+                .collect(),
+        ))
+    }));
+    v.push(Def::new("set_has_element", 2, 2, Returns::Type(KustoType::Bool), r_bool, |a, n| {
+        let arrays = dyn_col(&a[0])?;
+        Ok(bool_array(
+            (0..n)
+                .map(|i| {
+                    let xs = array_of(arrays[i].clone())?;
+                    let needle = cell_to_json(&a[1], i).ok()?;
+                    Some(xs.iter().any(|x| {
+                        x == &needle || value_to_kql_string(x) == value_to_kql_string(&needle)
+                    }))
+                })
+                .collect(),
+        ))
+    }));
+    v.push(Def::new("bag_has_key", 2, 2, Returns::Type(KustoType::Bool), r_bool, |a, n| {
+        let bags = dyn_col(&a[0])?;
+        let keys = strs(&a[1])?;
+        Ok(bool_array(
+            (0..n)
+                .map(|i| match &bags[i] {
+                    Some(Value::Object(m)) => {
+                        Some(!keys.is_null(i) && m.contains_key(keys.value(i)))
+                    }
+                    _ => Some(false),
+                })
+                .collect(),
+        ))
+    }));
+    v.push(Def::new("gettype_dynamic", 1, 1, Returns::Type(KustoType::String), r_str, |a, _| {
+        let c = dyn_col(&a[0])?;
+        Ok(str_array(
+            c.into_iter()
+                .map(|v| {
+                    Some(match v {
+                        None => "null",
+                        Some(Value::Array(_)) => "array",
+                        Some(Value::Object(_)) => "dictionary",
+                        Some(Value::String(_)) => "string",
+                        Some(Value::Bool(_)) => "bool",
+                        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => "long",
+                        Some(Value::Number(_)) => "real",
+                        Some(Value::Null) => "null",
+                    })
+                })
+                .collect(),
+        ))
+    }));
+    v.push(Def::new("base64_decode_toarray", 1, 1, dynamic, r_str, |a, _| {
+        use base64::Engine as _;
+        let s = strs(&a[0])?;
+        Ok(str_array(
+            s.iter()
+                .map(|v| {
+                    let bytes = base64::engine::general_purpose::STANDARD.decode(v?.trim()).ok()?;
+                    Some(Value::Array(bytes.into_iter().map(Value::from).collect()).to_string())
+                })
+                .collect(),
+        ))
+    }));
+    // make-series support: places aggregated values at their bin indexes in an array of `n`
+    // slots, the others holding `default`.
+    v.push(Def::new("series_fill", 4, 4, dynamic, r_str, |a, n| {
+        let bins = dyn_col(&a[0])?;
+        let vals = dyn_col(&a[1])?;
+        let counts = i64_array_of(&a[2])?;
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let slots = usize::try_from(counts[i].unwrap_or(0).clamp(0, 1_000_000)).unwrap_or(0);
+            let default = cell_to_json(&a[3], i)?;
+            let mut series = vec![default; slots];
+            if let (Some(Value::Array(bs)), Some(Value::Array(vs))) = (&bins[i], &vals[i]) {
+                for (b, v) in bs.iter().zip(vs) {
+                    if let Some(k) = b.as_i64().and_then(|k| usize::try_from(k).ok())
+                        && k < slots
+                    {
+                        series[k] = v.clone();
+                    }
+                }
+            }
+            out.push(Some(Value::Array(series).to_string()));
+        }
+        Ok(str_array(out))
+    }));
     v.push(Def::new("array_length", 1, 1, Returns::Type(KustoType::Long), r_i64, |a, _| {
         let c = dyn_col(&a[0])?;
         Ok(i64_array(
@@ -287,4 +533,38 @@ pub(crate) fn defs() -> Vec<Def> {
         ))
     }));
     v
+}
+
+fn r_list_str(_: &[DataType]) -> DFResult<DataType> {
+    Ok(DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))))
+}
+
+fn r_list_i64(_: &[DataType]) -> DFResult<DataType> {
+    Ok(DataType::List(Arc::new(Field::new("item", DataType::Int64, true))))
+}
+
+fn i64_array_of(a: &ArrayRef) -> DFResult<Vec<Option<i64>>> {
+    Ok(i64s(a)?.iter().collect())
+}
+
+/// A total order on JSON values for sorting arrays: nulls, bools, numbers, strings, others.
+fn json_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    fn rank(v: &Value) -> u8 {
+        match v {
+            Value::Null => 0,
+            Value::Bool(_) => 1,
+            Value::Number(_) => 2,
+            Value::String(_) => 3,
+            _ => 4,
+        }
+    }
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            x.total_cmp(&y)
+        }
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        _ => rank(a).cmp(&rank(b)).then_with(|| a.to_string().cmp(&b.to_string())),
+    }
 }

@@ -155,7 +155,7 @@ struct Checker<'r> {
 const MAX_FUNCTION_EVALUATIONS: usize = 2_000;
 
 /// Standard columns Log Analytics adds to every table.
-const STANDARD_COLUMNS: &[(&str, KustoType)] = &[
+pub(crate) const STANDARD_COLUMNS: &[(&str, KustoType)] = &[
     ("Type", KustoType::String),
     ("TenantId", KustoType::String),
     ("SourceSystem", KustoType::String),
@@ -182,7 +182,7 @@ const MULTI_COLUMN: &[&str] = &[
 ];
 
 /// Names that convert a value but keep its column name (`tostring(x)` is named `x`).
-const NAME_PRESERVING: &[&str] = &[
+pub(crate) const NAME_PRESERVING: &[&str] = &[
     "tostring",
     "toint",
     "tolong",
@@ -206,7 +206,7 @@ const NAME_PRESERVING: &[&str] = &[
     "trim",
 ];
 
-fn default_name(e: &Expr) -> Option<String> {
+pub(crate) fn default_name(e: &Expr) -> Option<String> {
     match e {
         Expr::Ident(i) => Some(i.name.clone()),
         Expr::Member { base, name, .. } => Some(format!("{}_{}", default_name(base)?, name.name)),
@@ -295,7 +295,7 @@ fn arith(op: BinOp, l: Option<KustoType>, r: Option<KustoType>) -> Option<KustoT
     })
 }
 
-fn matches_pattern(pattern: &str, name: &str) -> bool {
+pub(crate) fn matches_pattern(pattern: &str, name: &str) -> bool {
     if !pattern.contains('*') {
         return pattern == name;
     }

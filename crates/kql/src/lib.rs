@@ -38,6 +38,7 @@ mod check;
 mod corpus;
 mod diagnostic;
 mod error;
+pub mod exec;
 mod format;
 pub mod lexer;
 mod parser;

@@ -2,6 +2,8 @@
 //! the shared Sentinel corpus, and a randomised no-panic run.
 mod api;
 mod corpus;
+mod exec;
 mod fixtures;
 mod fuzz;
+mod golden;
 mod roundtrip;

@@ -1,0 +1,72 @@
+//! Execution through DataFusion: small inline tables, every result checked cell by cell.
+use bulwark_kql::exec::{Engine, QueryOptions};
+use chrono::{TimeZone, Utc};
+
+fn run(q: &str) -> Vec<Vec<String>> {
+    let engine = Engine::empty();
+    let opts = QueryOptions {
+        now: Some(Utc.with_ymd_and_hms(2024, 1, 15, 12, 0, 0).single().expect("time")),
+        ..Default::default()
+    };
+    match engine.query_blocking(q, &opts) {
+        Ok(out) => {
+            let mut rows = vec![out.columns.iter().map(|c| c.name.clone()).collect()];
+            rows.extend(out.rows_text());
+            rows
+        }
+        Err(e) => panic!("{q}\n{}", e.render(q)),
+    }
+}
+
+fn rows(v: &[&[&str]]) -> Vec<Vec<String>> {
+    v.iter().map(|r| r.iter().map(|s| s.to_string()).collect()).collect()
+}
+
+#[test]
+fn where_has_project() {
+    let q = r#"datatable(s:string, n:long)["abc def", 1, "abcdef", 2, "ABC-x", 3]
+| where s has "abc" | project s, m = n * 2 | sort by m asc"#;
+    assert_eq!(run(q), rows(&[&["s", "m"], &["abc def", "2"], &["ABC-x", "6"]]));
+}
+
+#[test]
+fn summarize_count_by() {
+    let q = r#"datatable(u:string, ok:bool)["a", true, "a", false, "b", true]
+| summarize n = count(), fails = countif(not(ok)) by u | order by u asc"#;
+    assert_eq!(run(q), rows(&[&["u", "n", "fails"], &["a", "2", "1"], &["b", "1", "0"]]));
+}
+
+#[test]
+fn join_default_is_innerunique() {
+    let q = r#"let L = datatable(k:string, a:long)["x", 1, "x", 2, "y", 3];
+let R = datatable(k:string, b:long)["x", 10, "x", 20];
+L | join R on k | summarize c = count()"#;
+    assert_eq!(run(q), rows(&[&["c"], &["2"]]));
+}
+
+#[test]
+fn dynamic_access_and_mv_expand() {
+    let q = r#"print d = dynamic({"a": [1, 2, 3], "b": "x"})
+| extend b = tostring(d.b), first = toint(d.a[0])
+| mv-expand v = d.a to typeof(long)
+| project b, first, v"#;
+    assert_eq!(
+        run(q),
+        rows(&[&["b", "first", "v"], &["x", "1", "1"], &["x", "1", "2"], &["x", "1", "3"]])
+    );
+}
+
+#[test]
+fn datetime_bin_and_ago() {
+    let q = r#"datatable(t:datetime)[datetime(2024-01-15T10:20:00Z), datetime(2024-01-15T10:40:00Z), datetime(2024-01-10T00:00:00Z)]
+| where t > ago(1d) | summarize c = count() by bin(t, 1h)"#;
+    assert_eq!(run(q), rows(&[&["t", "c"], &["2024-01-15T10:00:00Z", "2"]]));
+}
+
+#[test]
+fn toscalar_and_in_subquery() {
+    let q = r#"let T = datatable(x:long)[1, 2, 3, 4];
+let m = toscalar(T | summarize max(x));
+T | where x in ((T | where x > 2 | project x)) | extend top = x == m | order by x asc"#;
+    assert_eq!(run(q), rows(&[&["x", "top"], &["3", "false"], &["4", "true"]]));
+}
