@@ -553,6 +553,13 @@ fn quote(s: &str) -> String {
     format!("\"{escaped}\"")
 }
 
+/// Whether a question names a kind of data (sign-ins, processes, emails …) strongly enough to
+/// pick a table by itself.
+pub fn mentions_table(question: &str) -> bool {
+    let text = normalize(question);
+    TABLE_RULES.iter().any(|(phrase, _, weight)| *weight >= 4 && contains_word(&text, phrase).is_some())
+}
+
 /// Picks the table for a question.
 fn choose_table(text: &str, ex: &Extracted, registry: &SchemaRegistry) -> (String, String) {
     let mut best: Option<(&str, u32, &str)> = None;

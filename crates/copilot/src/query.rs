@@ -1,7 +1,7 @@
 //! Running KQL for skills: one engine and one runtime per copilot, results turned into JSON
 //! rows that become evidence. Every read of data goes through here, so every answer can show
 //! the query behind it.
-use crate::engine_shim as exec;
+use bulwark_kql::exec;
 use crate::{Error, Result};
 use serde_json::{Map, Value};
 

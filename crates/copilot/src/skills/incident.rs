@@ -297,6 +297,18 @@ pub fn load_incident(
         inc.evidence.push(Evidence::from_rows(skill, &upns));
     }
     inc.evidence.push(Evidence::from_rows(skill, &order));
+    // One name per account: `name` and `name@domain` are the same person.
+    let plain: Vec<String> = inc.users.iter().filter(|u| !u.contains('@')).cloned().collect();
+    inc.users.retain(|u| {
+        !u.contains('@') || !plain.iter().any(|p| u.split('@').next().is_some_and(|l| l.eq_ignore_ascii_case(p)))
+    });
+    if let Some((u, t)) = &inc.first_user
+        && let Some(local) = u.split('@').next()
+        && u.contains('@')
+        && plain.iter().any(|p| p.eq_ignore_ascii_case(local))
+    {
+        inc.first_user = Some((local.to_string(), t.clone()));
+    }
     Ok(inc)
 }
 
