@@ -156,7 +156,8 @@ impl Copilot {
                     let n = out.evidence.len();
                     let mut fragment = out.markdown.trim_end().to_string();
                     if n > 0 {
-                        let cites: Vec<String> = (first..first + n).map(|i| format!("[{i}]")).collect();
+                        let cites: Vec<String> =
+                            (first..first + n).map(|i| format!("[{i}]")).collect();
                         fragment.push_str(&format!("\n\n_Evidence: {}_", cites.join(" ")));
                     }
                     fragments.push(fragment);
@@ -168,7 +169,11 @@ impl Copilot {
                         elapsed_ms,
                         ok: true,
                     });
-                    results.push(SkillResult { skill: step.skill.clone(), input: step.input.clone(), result: out.result });
+                    results.push(SkillResult {
+                        skill: step.skill.clone(),
+                        input: step.input.clone(),
+                        result: out.result,
+                    });
                 }
                 Err(e) => {
                     let message = match &e {
@@ -176,8 +181,17 @@ impl Copilot {
                         other => other.to_string(),
                     };
                     fragments.push(format!("{} could not answer: {message}.", step.skill));
-                    log.push(ProcessEntry { step: step.skill.clone(), detail: message, elapsed_ms, ok: false });
-                    results.push(SkillResult { skill: step.skill.clone(), input: step.input.clone(), result: Value::Null });
+                    log.push(ProcessEntry {
+                        step: step.skill.clone(),
+                        detail: message,
+                        elapsed_ms,
+                        ok: false,
+                    });
+                    results.push(SkillResult {
+                        skill: step.skill.clone(),
+                        input: step.input.clone(),
+                        result: Value::Null,
+                    });
                 }
             }
         }

@@ -1,8 +1,8 @@
 //! Bulwark's security copilot, working with no language model.
 #![deny(missing_docs)]
 
-pub mod entities;
 mod copilot;
+pub mod entities;
 mod error;
 pub mod nl2kql;
 pub mod planner;

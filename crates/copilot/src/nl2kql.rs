@@ -117,6 +117,7 @@ const TABLE_RULES: &[(&str, &str, u32)] = &[
     ("mfa", "SigninLogs", 3),
     ("conditional access", "SigninLogs", 6),
     ("password spray", "SigninLogs", 6),
+    ("spray", "SigninLogs", 6),
     ("brute force", "SigninLogs", 5),
     ("legacy auth", "SigninLogs", 6),
     ("inbox rule", "OfficeActivity", 9),
@@ -557,7 +558,9 @@ fn quote(s: &str) -> String {
 /// pick a table by itself.
 pub fn mentions_table(question: &str) -> bool {
     let text = normalize(question);
-    TABLE_RULES.iter().any(|(phrase, _, weight)| *weight >= 4 && contains_word(&text, phrase).is_some())
+    TABLE_RULES
+        .iter()
+        .any(|(phrase, _, weight)| *weight >= 4 && contains_word(&text, phrase).is_some())
 }
 
 /// Picks the table for a question.
@@ -964,11 +967,16 @@ const CONCEPTS: &[Concept] = &[
 enum Shape {
     Rows,
     Count,
-    CountBy { by: Vec<String>, top: Option<usize> },
+    CountBy {
+        by: Vec<String>,
+        top: Option<usize>,
+    },
     DistinctCount(String),
     Distinct(String),
     Latest(usize),
     Timechart(&'static str),
+    /// Failures from one address across many accounts: the password-spray pattern.
+    Spray,
 }
 
 fn word_count(w: &str) -> Option<usize> {
@@ -1023,6 +1031,14 @@ fn column_after(text: &str, at: usize, schema: &TableSchema) -> Option<String> {
 
 fn shape(text: &str, schema: &TableSchema, notes: &mut Vec<String>) -> Shape {
     let time = schema.time_column().unwrap_or("TimeGenerated").to_string();
+    if contains_word(text, "spray").is_some()
+        && schema.column("ResultType").is_some()
+        && schema.column("UserPrincipalName").is_some()
+        && schema.column("IPAddress").is_some()
+    {
+        notes.push("'spray': failed sign-ins per source address across many accounts".into());
+        return Shape::Spray;
+    }
     // Over time.
     for (phrase, bin) in [
         ("per hour", "1h"),
@@ -1666,6 +1682,13 @@ pub fn generate_from(ex: &Extracted, registry: &SchemaRegistry) -> Generated {
         }
         Shape::Latest(n) => {
             lines.push(format!("| top {n} by {time} desc"));
+        }
+        Shape::Spray => {
+            lines.push(format!(
+                "| summarize Failures = countif(ResultType != \"0\"), FailedAccounts = dcountif(UserPrincipalName, ResultType != \"0\"), SprayedAccounts = make_set_if(UserPrincipalName, ResultType != \"0\", 500), SuccessfulAccounts = make_set_if(UserPrincipalName, ResultType == \"0\", 50), FirstSeen = min({time}), LastSeen = max({time}) by IPAddress"
+            ));
+            lines.push("| where FailedAccounts >= 5".into());
+            lines.push("| sort by FailedAccounts desc".into());
         }
         Shape::Timechart(bin) => {
             lines.push(format!("| summarize {cnt} = count() by bin({time}, {bin})"));

@@ -1,8 +1,8 @@
 //! Running KQL for skills: one engine and one runtime per copilot, results turned into JSON
 //! rows that become evidence. Every read of data goes through here, so every answer can show
 //! the query behind it.
-use bulwark_kql::exec;
 use crate::{Error, Result};
+use bulwark_kql::exec;
 use serde_json::{Map, Value};
 
 /// Rows kept from one query (the evidence shows a sample; skills read them all).
@@ -79,10 +79,8 @@ impl std::fmt::Debug for QueryRunner {
 impl QueryRunner {
     /// A runner over every table of `store`.
     pub fn open(store: &bulwark_store::Store) -> Result<QueryRunner> {
-        let engine = exec::Engine::open(store).map_err(|e| Error::Query {
-            query: String::new(),
-            message: e.render(""),
-        })?;
+        let engine = exec::Engine::open(store)
+            .map_err(|e| Error::Query { query: String::new(), message: e.render("") })?;
         Self::with_engine(engine, store.registry().clone())
     }
 

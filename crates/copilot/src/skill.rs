@@ -231,7 +231,10 @@ impl SkillRegistry {
 /// A string field of a skill input.
 pub fn input_str<'a>(skill: &str, input: &'a Value, key: &str) -> Result<&'a str> {
     input.get(key).and_then(Value::as_str).filter(|s| !s.trim().is_empty()).ok_or_else(|| {
-        Error::Input { skill: skill.to_string(), message: format!("'{key}' (a string) is required") }
+        Error::Input {
+            skill: skill.to_string(),
+            message: format!("'{key}' (a string) is required"),
+        }
     })
 }
 

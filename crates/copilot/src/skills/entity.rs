@@ -28,7 +28,9 @@ fn alert_predicate(kind: EntityKind, v: &str) -> Option<String> {
     let q = lit(v);
     Some(match kind {
         EntityKind::Device => format!("DeviceName startswith {q}"),
-        EntityKind::User | EntityKind::Mailbox => format!("AccountName has {q} or AccountUpn has {q}"),
+        EntityKind::User | EntityKind::Mailbox => {
+            format!("AccountName has {q} or AccountUpn has {q}")
+        }
         EntityKind::Ip => format!("RemoteIP == {q}"),
         EntityKind::Domain | EntityKind::Url => format!("RemoteUrl has {q}"),
         EntityKind::FileHash => match v.len() {
@@ -163,13 +165,22 @@ impl Skill for EntitySummary {
             )
         };
         if !devices.is_empty() && kind != EntityKind::Device {
-            md.push_str(&format!("Devices: {}.\n\n", devices.iter().take(15).map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")));
+            md.push_str(&format!(
+                "Devices: {}.\n\n",
+                devices.iter().take(15).map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")
+            ));
         }
         if !users.is_empty() {
-            md.push_str(&format!("Users: {}.\n\n", users.iter().take(15).map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", ")));
+            md.push_str(&format!(
+                "Users: {}.\n\n",
+                users.iter().take(15).map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", ")
+            ));
         }
         if alert_count > 0 {
-            md.push_str(&format!("Related alerts: {alert_count} ({}).\n\n", titles.iter().take(8).map(|t| md_cell(t, 100)).collect::<Vec<_>>().join("; ")));
+            md.push_str(&format!(
+                "Related alerts: {alert_count} ({}).\n\n",
+                titles.iter().take(8).map(|t| md_cell(t, 100)).collect::<Vec<_>>().join("; ")
+            ));
         } else {
             md.push_str("No alerts involve it.\n\n");
         }
@@ -184,7 +195,8 @@ impl Skill for EntitySummary {
                 kind.name()
             ));
         }
-        let incident_number = incidents.first().and_then(|i| i["number"].as_str()).map(String::from);
+        let incident_number =
+            incidents.first().and_then(|i| i["number"].as_str()).map(String::from);
         let result = json!({
             "kind": kind.name(), "value": value, "events": total, "first_seen": first, "last_seen": last,
             "tables": tables, "devices": devices, "users": users, "alerts": alert_count, "alert_titles": titles,

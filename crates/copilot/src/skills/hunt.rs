@@ -21,7 +21,9 @@ pub fn hunt_indicators(
     skill: &str,
     iocs: &[(EntityKind, String)],
 ) -> Result<SkillOutput> {
-    let mut md = String::from("| indicator | table | hits | first seen | last seen | devices | users |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+    let mut md = String::from(
+        "| indicator | table | hits | first seen | last seen | devices | users |\n| --- | --- | --- | --- | --- | --- | --- |\n",
+    );
     let mut results = Vec::new();
     let mut evidence = Vec::new();
     let mut found_any = false;
@@ -41,7 +43,12 @@ pub fn hunt_indicators(
                 Err(Error::Query { .. }) => continue,
                 Err(e) => return Err(e),
             };
-            let hits: u64 = rows.rows.first().map(|r| cell(r, "Hits")).and_then(|h| h.parse().ok()).unwrap_or(0);
+            let hits: u64 = rows
+                .rows
+                .first()
+                .map(|r| cell(r, "Hits"))
+                .and_then(|h| h.parse().ok())
+                .unwrap_or(0);
             if hits == 0 {
                 continue;
             }
@@ -72,7 +79,9 @@ pub fn hunt_indicators(
             per.push(json!({"table": l.table, "hits": hits, "first_seen": cell(r, "FirstSeen"), "last_seen": cell(r, "LastSeen"), "devices": devices, "users": users}));
             evidence.push(Evidence::from_rows(skill, &rows));
         }
-        results.push(json!({"kind": kind.name(), "value": value, "found": !per.is_empty(), "tables": per}));
+        results.push(
+            json!({"kind": kind.name(), "value": value, "found": !per.is_empty(), "tables": per}),
+        );
     }
     let not_found: Vec<&str> = results
         .iter()
@@ -80,12 +89,19 @@ pub fn hunt_indicators(
         .filter_map(|r| r["value"].as_str())
         .collect();
     let mut out = if found_any {
-        format!("**Indicator hunt**: {} of {} indicators found in the data.\n\n{md}", iocs.len() - not_found.len(), iocs.len())
+        format!(
+            "**Indicator hunt**: {} of {} indicators found in the data.\n\n{md}",
+            iocs.len() - not_found.len(),
+            iocs.len()
+        )
     } else {
         format!("**Indicator hunt**: none of the {} indicators appears in the data.\n", iocs.len())
     };
     if found_any && !not_found.is_empty() {
-        out.push_str(&format!("\nNot found: {}\n", not_found.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")));
+        out.push_str(&format!(
+            "\nNot found: {}\n",
+            not_found.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+        ));
     }
     Ok(SkillOutput {
         result: json!({"indicators": results, "devices": all_devices, "users": all_users}),
@@ -118,7 +134,10 @@ impl Skill for HuntIndicators {
             .filter_map(|v| kind_of(&v).map(|k| (k, v)))
             .collect();
         if iocs.is_empty() {
-            return Err(Error::Input { skill: self.name().into(), message: "no IP, domain, URL, hash or file name among the indicators".into() });
+            return Err(Error::Input {
+                skill: self.name().into(),
+                message: "no IP, domain, URL, hash or file name among the indicators".into(),
+            });
         }
         hunt_indicators(ctx, self.name(), &iocs)
     }

@@ -110,15 +110,43 @@ fn severity_rank(s: &str) -> usize {
 /// Prompt words → text expected in a matching incident's title, description or entities.
 const HINTS: &[(&[&str], &[&str])] = &[
     (
-        &["spray", "password", "sign-in", "signin", "inbox", "forward", "mailbox", "victim", "brute"],
+        &[
+            "spray", "password", "sign-in", "signin", "inbox", "forward", "mailbox", "victim",
+            "brute",
+        ],
         &["t1110", "t1114", "collection", "185.220."],
     ),
     (
-        &["malware", "antivirus", "quarantin", "agenttesla", "agent tesla", "pdf", "commodity", "download"],
+        &[
+            "malware",
+            "antivirus",
+            "quarantin",
+            "agenttesla",
+            "agent tesla",
+            "pdf",
+            "commodity",
+            "download",
+        ],
         &["msmpeng", "pdfconverter", "antivirus", "malware"],
     ),
     (
-        &["intrusion", "exfil", "lateral", "macro", "phish", "patient zero", "ransom", "c2", "beacon", "implant", "lsass", "psexec", "rclone", "breach", "multi-stage"],
+        &[
+            "intrusion",
+            "exfil",
+            "lateral",
+            "macro",
+            "phish",
+            "patient zero",
+            "ransom",
+            "c2",
+            "beacon",
+            "implant",
+            "lsass",
+            "psexec",
+            "rclone",
+            "breach",
+            "multi-stage",
+        ],
         &["exfiltration", "lateral-movement", "t1566", "command-and-control"],
     ),
 ];
@@ -151,7 +179,8 @@ fn pick_incident(rows: &Rows, id: Option<&str>, hint: &str) -> Option<usize> {
         }
         // Entities named in the prompt.
         for token in hint.split_whitespace() {
-            let t = token.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-');
+            let t =
+                token.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-');
             if t.len() > 4 && (t.contains('.') || t.contains('-')) && hay.contains(t) {
                 score += 5;
             }
@@ -239,7 +268,8 @@ pub fn load_incident(
     for r in &alerts.rows {
         let title = cell(r, "Title");
         let ev_row = evq.rows.iter().find(|e| cell(e, "Title") == title);
-        let devices: Vec<String> = ev_row.map(|e| json_strings(e.get("Devices"))).unwrap_or_default();
+        let devices: Vec<String> =
+            ev_row.map(|e| json_strings(e.get("Devices"))).unwrap_or_default();
         let users: Vec<String> = ev_row
             .map(|e| json_strings(e.get("Users")))
             .unwrap_or_default()
@@ -268,7 +298,9 @@ pub fn load_incident(
             "Machine" => {
                 let d = cell(r, "DeviceName");
                 // Host names without a domain duplicate the FQDN form when both appear.
-                if !d.is_empty() && !inc.devices.iter().any(|x| x.split('.').next() == d.split('.').next()) {
+                if !d.is_empty()
+                    && !inc.devices.iter().any(|x| x.split('.').next() == d.split('.').next())
+                {
                     inc.devices.push(d.clone());
                 }
                 if inc.first_device.is_none() && !d.is_empty() {
@@ -292,7 +324,11 @@ pub fn load_incident(
             "AlertEvidence\n| where AlertId in {ids}\n| where isnotempty(AccountUpn)\n| summarize First = min(TimeGenerated) by AccountUpn\n| sort by First asc"
         ))?;
         for r in &upns.rows {
-            push_unique(&mut inc.users, &cell(r, "AccountUpn"));
+            let upn = cell(r, "AccountUpn");
+            // Object ids (GUIDs) are not names an analyst acts on.
+            if upn.contains('@') {
+                push_unique(&mut inc.users, &upn);
+            }
         }
         inc.evidence.push(Evidence::from_rows(skill, &upns));
     }
@@ -300,7 +336,8 @@ pub fn load_incident(
     // One name per account: `name` and `name@domain` are the same person.
     let plain: Vec<String> = inc.users.iter().filter(|u| !u.contains('@')).cloned().collect();
     inc.users.retain(|u| {
-        !u.contains('@') || !plain.iter().any(|p| u.split('@').next().is_some_and(|l| l.eq_ignore_ascii_case(p)))
+        !u.contains('@')
+            || !plain.iter().any(|p| u.split('@').next().is_some_and(|l| l.eq_ignore_ascii_case(p)))
     });
     if let Some((u, t)) = &inc.first_user
         && let Some(local) = u.split('@').next()
@@ -313,13 +350,11 @@ pub fn load_incident(
 }
 
 fn incident_input(input: &Value) -> (Option<String>, String) {
-    let id = input
-        .get("incident")
-        .and_then(|v| match v {
-            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        });
+    let id = input.get("incident").and_then(|v| match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    });
     let hint = input.get("hint").and_then(Value::as_str).unwrap_or("").to_string();
     (id, hint)
 }
@@ -343,12 +378,18 @@ fn short(d: &str) -> &str {
 }
 
 /// Endpoints among the incident's devices: those with process telemetry.
-fn endpoints(ctx: &SkillContext, skill: &str, inc: &IncidentData, evidence: &mut Vec<Evidence>) -> Vec<String> {
+fn endpoints(
+    ctx: &SkillContext,
+    skill: &str,
+    inc: &IncidentData,
+    evidence: &mut Vec<Evidence>,
+) -> Vec<String> {
     if inc.devices.is_empty() {
         return Vec::new();
     }
     let names: Vec<&str> = inc.devices.iter().map(|d| short(d)).collect();
-    let conds: Vec<String> = names.iter().map(|n| format!("DeviceName startswith {}", lit(n))).collect();
+    let conds: Vec<String> =
+        names.iter().map(|n| format!("DeviceName startswith {}", lit(n))).collect();
     let q = format!(
         "DeviceProcessEvents\n| where {}\n| summarize Processes = count() by DeviceName\n| sort by Processes desc",
         conds.join(" or ")
@@ -399,21 +440,36 @@ impl Skill for IncidentSummary {
             inc.status,
             total,
             inc.alerts.len(),
-            if inc.tactics.is_empty() { "none recorded".to_string() } else { inc.tactics.join(", ") },
+            if inc.tactics.is_empty() {
+                "none recorded".to_string()
+            } else {
+                inc.tactics.join(", ")
+            },
             inc.first,
             inc.last
         );
         if !inc.devices.is_empty() {
-            md.push_str(&format!("- **Where**: {}.\n", inc.devices.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")));
+            md.push_str(&format!(
+                "- **Where**: {}.\n",
+                inc.devices.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")
+            ));
         }
         if !inc.users.is_empty() {
-            md.push_str(&format!("- **Who**: {}.\n", inc.users.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", ")));
+            md.push_str(&format!(
+                "- **Who**: {}.\n",
+                inc.users.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", ")
+            ));
         }
         if let Some((d, t)) = &inc.first_device {
-            let user = inc.first_user.as_ref().map(|(u, _)| format!(", user `{u}`")).unwrap_or_default();
-            md.push_str(&format!("- **Patient zero**: device `{d}`{user} (first alert evidence at {t}).\n"));
+            let user =
+                inc.first_user.as_ref().map(|(u, _)| format!(", user `{u}`")).unwrap_or_default();
+            md.push_str(&format!(
+                "- **Patient zero**: device `{d}`{user} (first alert evidence at {t}).\n"
+            ));
         } else if let Some((u, t)) = &inc.first_user {
-            md.push_str(&format!("- **Patient zero**: account `{u}` (first alert evidence at {t}).\n"));
+            md.push_str(&format!(
+                "- **Patient zero**: account `{u}` (first alert evidence at {t}).\n"
+            ));
         }
         md.push_str("\n**How** (alerts by first occurrence):\n\n| first | last | tactic | alerts | title | devices | users |\n| --- | --- | --- | --- | --- | --- | --- |\n");
         for a in inc.alerts.iter().take(40) {
@@ -428,7 +484,8 @@ impl Skill for IncidentSummary {
                 md_cell(&a.users.join(", "), 120)
             ));
         }
-        let mut stages: Vec<(usize, &str)> = inc.alerts.iter().map(|a| (stage_index(&a.category), a.category.as_str())).collect();
+        let mut stages: Vec<(usize, &str)> =
+            inc.alerts.iter().map(|a| (stage_index(&a.category), a.category.as_str())).collect();
         stages.sort();
         stages.dedup();
         md.push_str(&format!(
@@ -438,7 +495,11 @@ impl Skill for IncidentSummary {
         // How it started on the endpoint: what Office or the browser launched.
         let mut launched = Vec::new();
         if !inc.devices.is_empty() {
-            let conds: Vec<String> = inc.devices.iter().map(|d| format!("DeviceName startswith {}", lit(short(d)))).collect();
+            let conds: Vec<String> = inc
+                .devices
+                .iter()
+                .map(|d| format!("DeviceName startswith {}", lit(short(d))))
+                .collect();
             let q = format!(
                 "DeviceProcessEvents\n| where {}\n| where ({})\n| where InitiatingProcessFileName in~ (\"WINWORD.EXE\", \"EXCEL.EXE\", \"POWERPNT.EXE\", \"OUTLOOK.EXE\", \"mshta.exe\", \"wscript.exe\")\n| project TimeGenerated, DeviceName, AccountName, InitiatingProcessFileName, FileName, ProcessCommandLine\n| sort by TimeGenerated asc\n| take 10",
                 time_window(&inc),
@@ -481,7 +542,9 @@ impl Skill for IncidentSummary {
                         cell(r, "Last"),
                         json_strings(r.get("Devices")).join(", ")
                     ));
-                    network.push(json!({"ip": cell(r, "RemoteIP"), "connections": cell(r, "Connections")}));
+                    network.push(
+                        json!({"ip": cell(r, "RemoteIP"), "connections": cell(r, "Connections")}),
+                    );
                 }
                 evidence.push(Evidence::from_rows(self.name(), &rows));
             }
@@ -539,7 +602,11 @@ impl Skill for IncidentImpact {
             inc.severity,
             endpoints.len(),
             endpoints.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", "),
-            if critical.is_empty() { "none".to_string() } else { critical.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ") },
+            if critical.is_empty() {
+                "none".to_string()
+            } else {
+                critical.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")
+            },
             inc.users.len(),
             inc.users.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", "),
             inc.mailboxes.len()
@@ -555,7 +622,8 @@ impl Skill for IncidentImpact {
             {
                 md.push_str("\nData sent to the incident's external addresses (firewall):\n\n| destination | bytes sent | sessions | sources |\n| --- | --- | --- | --- |\n");
                 for r in &rows.rows {
-                    let bytes: u64 = cell(r, "SentBytes").parse::<f64>().map(|b| b as u64).unwrap_or(0);
+                    let bytes: u64 =
+                        cell(r, "SentBytes").parse::<f64>().map(|b| b as u64).unwrap_or(0);
                     md.push_str(&format!(
                         "| {} | {} | {} | {} |\n",
                         cell(r, "DestinationIP"),
@@ -617,7 +685,11 @@ impl Skill for IncidentImpact {
         md.push_str(&format!(
             "\nSeverity rationale: {} — {}.\n",
             inc.severity,
-            if rationale.is_empty() { "no high-impact tactic recorded".to_string() } else { rationale.join("; ") }
+            if rationale.is_empty() {
+                "no high-impact tactic recorded".to_string()
+            } else {
+                rationale.join("; ")
+            }
         ));
         let result = json!({
             "incident_number": inc.number, "severity": inc.severity, "devices": endpoints,
@@ -687,6 +759,29 @@ impl Skill for GuidedResponse {
                 link: Some(format!("/devices/{}", short(d))),
             });
         }
+        // Cloud incidents: which accounts signed in from the attacker's addresses (compromised)
+        // and which were only targeted.
+        let mut compromised: Vec<String> = inc.users.clone();
+        let mut targeted: Vec<String> = Vec::new();
+        if inc.devices.is_empty() && !inc.external_ips.is_empty() {
+            let q = format!(
+                "SigninLogs\n| where IPAddress in {}\n| summarize Failures = countif(ResultType != \"0\"), Successes = countif(ResultType == \"0\") by UserPrincipalName\n| sort by Successes desc",
+                lit_list(&inc.external_ips)
+            );
+            if let Ok(rows) = ctx.query(&q) {
+                compromised.clear();
+                for r in &rows.rows {
+                    let u = cell(r, "UserPrincipalName");
+                    if cell(r, "Successes").parse::<u64>().unwrap_or(0) > 0 {
+                        compromised.push(u);
+                    } else {
+                        targeted.push(u);
+                    }
+                }
+                evidence.push(Evidence::from_rows(self.name(), &rows));
+            }
+        }
+        let inc = IncidentData { users: compromised, ..inc };
         for u in inc.users.iter().take(5) {
             steps.push(Step {
                 phase: "Investigation",
@@ -720,6 +815,20 @@ impl Skill for GuidedResponse {
                 link: Some(format!("/users/{u}")),
             });
         }
+        if !targeted.is_empty() {
+            steps.push(Step {
+                phase: "Containment",
+                action: format!(
+                    "Require a password change and check MFA registration for the {} accounts targeted from the same addresses without a successful sign-in.",
+                    targeted.len()
+                ),
+                verify: Some(format!(
+                    "SigninLogs\n| where IPAddress in {}\n| summarize Attempts = count() by UserPrincipalName, ResultType",
+                    lit_list(&inc.external_ips)
+                )),
+                link: None,
+            });
+        }
         // Inbox rules created by the incident's users.
         let mut rules = Vec::new();
         let upns: Vec<String> = inc
@@ -729,9 +838,11 @@ impl Skill for GuidedResponse {
             .filter(|u| u.contains('@'))
             .cloned()
             .collect();
-        let names: Vec<String> = inc.users.iter().map(|u| u.split('@').next().unwrap_or(u).to_string()).collect();
+        let names: Vec<String> =
+            inc.users.iter().map(|u| u.split('@').next().unwrap_or(u).to_string()).collect();
         if !names.is_empty() || !upns.is_empty() {
-            let mut who: Vec<String> = names.iter().map(|n| format!("UserId has {}", lit(n))).collect();
+            let mut who: Vec<String> =
+                names.iter().map(|n| format!("UserId has {}", lit(n))).collect();
             who.extend(upns.iter().map(|u| format!("UserId =~ {}", lit(u))));
             let q = format!(
                 "OfficeActivity\n| where Operation in (\"New-InboxRule\", \"Set-InboxRule\", \"UpdateInboxRules\")\n| where {}\n| project TimeGenerated, UserId, ClientIP, Parameters\n| sort by TimeGenerated asc",
@@ -833,13 +944,33 @@ impl Skill for GuidedResponse {
                 }
             }
         }
-        for h in inc.hashes.iter().filter(|h| h.len() == 64).take(10) {
-            steps.push(Step {
-                phase: "Remediation",
-                action: format!("Block and remove files with SHA-256 `{h}` everywhere."),
-                verify: Some(format!("DeviceFileEvents\n| where SHA256 == {}\n| summarize Files = count() by DeviceName, FolderPath", lit(h))),
-                link: None,
-            });
+        // Files dropped during the incident (not every binary it used: PowerShell stays).
+        let mut dropped = Vec::new();
+        let sha: Vec<&String> = inc.hashes.iter().filter(|h| h.len() == 64).collect();
+        if !sha.is_empty() && !endpoints.is_empty() {
+            let q = format!(
+                "DeviceFileEvents\n| where SHA256 in {}\n| where {window}\n| where ActionType == \"FileCreated\"\n| summarize Devices = make_set(DeviceName, 10), First = min(TimeGenerated) by SHA256, FileName, FolderPath\n| sort by First asc",
+                lit_list(&sha)
+            );
+            if let Ok(rows) = ctx.query(&q) {
+                for r in &rows.rows {
+                    let h = cell(r, "SHA256");
+                    steps.push(Step {
+                        phase: "Remediation",
+                        action: format!(
+                            "Remove `{}` (SHA-256 `{h}`) from {} and block the hash.",
+                            cell(r, "FolderPath"),
+                            json_strings(r.get("Devices")).iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")
+                        ),
+                        verify: Some(format!("DeviceFileEvents\n| where SHA256 == {}\n| summarize Files = count() by DeviceName, FolderPath", lit(&h))),
+                        link: None,
+                    });
+                    dropped.push(json!({"sha256": h, "path": cell(r, "FolderPath")}));
+                }
+                if rows.row_count > 0 {
+                    evidence.push(Evidence::from_rows(self.name(), &rows));
+                }
+            }
         }
         for d in &endpoints {
             steps.push(Step {
@@ -865,7 +996,8 @@ impl Skill for GuidedResponse {
         }
         // Verification queries must check before they are shown.
         let registry = ctx.runner.registry();
-        let mut md = format!("**Response plan for incident {}** ({} severity)\n", inc.number, inc.severity);
+        let mut md =
+            format!("**Response plan for incident {}** ({} severity)\n", inc.number, inc.severity);
         let mut last_phase = "";
         let mut n = 0;
         let mut out_steps = Vec::new();
@@ -882,13 +1014,18 @@ impl Skill for GuidedResponse {
             md.push('\n');
             let verify = s.verify.as_ref().filter(|q| crate::nl2kql::validate(q, registry).0);
             if let Some(q) = verify {
-                md.push_str(&format!("   Verify:\n   ```kql\n   {}\n   ```\n", q.replace('\n', "\n   ")));
+                md.push_str(&format!(
+                    "   Verify:\n   ```kql\n   {}\n   ```\n",
+                    q.replace('\n', "\n   ")
+                ));
             }
-            out_steps.push(json!({"phase": s.phase, "action": s.action, "verify": verify, "link": s.link}));
+            out_steps.push(
+                json!({"phase": s.phase, "action": s.action, "verify": verify, "link": s.link}),
+            );
         }
         let result = json!({
             "incident_number": inc.number, "steps": out_steps, "devices": endpoints, "users": inc.users,
-            "ips": inc.external_ips, "inbox_rules": rules, "persistence": persistence,
+            "ips": inc.external_ips, "targeted_accounts": targeted, "inbox_rules": rules, "persistence": persistence, "dropped_files": dropped,
         });
         Ok(SkillOutput { result, markdown: md, evidence })
     }
@@ -933,13 +1070,21 @@ mod tests {
             m.insert("IncidentName".into(), json!(format!("INC-{n}")));
             m.insert("Severity".into(), json!(sev));
             m.insert("Description".into(), json!(desc));
-            m.insert("AlertIds".into(), json!((0..alerts).map(|i| i.to_string()).collect::<Vec<_>>()));
+            m.insert(
+                "AlertIds".into(),
+                json!((0..alerts).map(|i| i.to_string()).collect::<Vec<_>>()),
+            );
             m
         };
         let rows = Rows {
             rows: vec![
                 row(1, "Medium", "tactics: initial-access", 3),
-                row(2, "High", "tactics: credential-access, collection; techniques: T1110.003, T1114.003", 9),
+                row(
+                    2,
+                    "High",
+                    "tactics: credential-access, collection; techniques: T1110.003, T1114.003",
+                    9,
+                ),
                 row(3, "High", "tactics: lateral-movement, exfiltration", 600),
             ],
             ..Default::default()
@@ -948,7 +1093,10 @@ mod tests {
         assert_eq!(pick_incident(&rows, Some("inc-1"), ""), Some(0));
         assert_eq!(pick_incident(&rows, Some("9"), ""), None);
         assert_eq!(pick_incident(&rows, None, ""), Some(2));
-        assert_eq!(pick_incident(&rows, None, "which accounts were hit by the password spray"), Some(1));
+        assert_eq!(
+            pick_incident(&rows, None, "which accounts were hit by the password spray"),
+            Some(1)
+        );
         assert_eq!(pick_incident(&rows, None, "where did the exfiltrated data go"), Some(2));
     }
 }

@@ -109,7 +109,13 @@ pub fn is_internal_ip(ip: &str) -> bool {
 pub fn is_system_account(name: &str) -> bool {
     matches!(
         name.to_ascii_lowercase().as_str(),
-        "system" | "local service" | "network service" | "localsystem" | "" | "-" | "anonymous logon"
+        "system"
+            | "local service"
+            | "network service"
+            | "localsystem"
+            | ""
+            | "-"
+            | "anonymous logon"
     ) || name.ends_with('$')
 }
 
@@ -139,8 +145,18 @@ const fn lk(
 pub fn lookups(kind: EntityKind, value: &str) -> Vec<Lookup> {
     match kind {
         EntityKind::Ip => vec![
-            lk("DeviceNetworkEvents", "RemoteIP == {v}", Some("DeviceName"), Some("InitiatingProcessAccountName")),
-            lk("CommonSecurityLog", "DestinationIP == {v} or SourceIP == {v}", Some("SourceIP"), Some("SourceUserName")),
+            lk(
+                "DeviceNetworkEvents",
+                "RemoteIP == {v}",
+                Some("DeviceName"),
+                Some("InitiatingProcessAccountName"),
+            ),
+            lk(
+                "CommonSecurityLog",
+                "DestinationIP == {v} or SourceIP == {v}",
+                Some("SourceIP"),
+                Some("SourceUserName"),
+            ),
             lk("SigninLogs", "IPAddress == {v}", None, Some("UserPrincipalName")),
             lk("OfficeActivity", "ClientIP == {v}", None, Some("UserId")),
             lk("DeviceLogonEvents", "RemoteIP == {v}", Some("DeviceName"), Some("AccountName")),
@@ -148,17 +164,42 @@ pub fn lookups(kind: EntityKind, value: &str) -> Vec<Lookup> {
             lk("AuditLogs", "tostring(InitiatedBy) has {v}", None, Some("Identity")),
         ],
         EntityKind::Domain => vec![
-            lk("DeviceNetworkEvents", "RemoteUrl has {v}", Some("DeviceName"), Some("InitiatingProcessAccountName")),
+            lk(
+                "DeviceNetworkEvents",
+                "RemoteUrl has {v}",
+                Some("DeviceName"),
+                Some("InitiatingProcessAccountName"),
+            ),
             lk("EmailEvents", "SenderFromDomain =~ {v}", None, Some("RecipientEmailAddress")),
             lk("EmailUrlInfo", "UrlDomain has {v}", None, None),
             lk("UrlClickEvents", "Url has {v}", None, Some("AccountUpn")),
-            lk("DeviceFileEvents", "FileOriginUrl has {v}", Some("DeviceName"), Some("InitiatingProcessAccountName")),
-            lk("CommonSecurityLog", "DestinationHostName has {v} or RequestURL has {v}", Some("SourceIP"), Some("SourceUserName")),
+            lk(
+                "DeviceFileEvents",
+                "FileOriginUrl has {v}",
+                Some("DeviceName"),
+                Some("InitiatingProcessAccountName"),
+            ),
+            lk(
+                "CommonSecurityLog",
+                "DestinationHostName has {v} or RequestURL has {v}",
+                Some("SourceIP"),
+                Some("SourceUserName"),
+            ),
             lk("OfficeActivity", "Parameters has {v}", None, Some("UserId")),
         ],
         EntityKind::Url => vec![
-            lk("DeviceNetworkEvents", "RemoteUrl has {v}", Some("DeviceName"), Some("InitiatingProcessAccountName")),
-            lk("DeviceFileEvents", "FileOriginUrl == {v}", Some("DeviceName"), Some("InitiatingProcessAccountName")),
+            lk(
+                "DeviceNetworkEvents",
+                "RemoteUrl has {v}",
+                Some("DeviceName"),
+                Some("InitiatingProcessAccountName"),
+            ),
+            lk(
+                "DeviceFileEvents",
+                "FileOriginUrl == {v}",
+                Some("DeviceName"),
+                Some("InitiatingProcessAccountName"),
+            ),
             lk("CommonSecurityLog", "RequestURL == {v}", Some("SourceIP"), Some("SourceUserName")),
             lk("UrlClickEvents", "Url == {v}", None, Some("AccountUpn")),
             lk("EmailUrlInfo", "Url == {v}", None, None),
@@ -170,31 +211,91 @@ pub fn lookups(kind: EntityKind, value: &str) -> Vec<Lookup> {
                 _ => "SHA256",
             };
             let mut v = vec![
-                Lookup { table: "DeviceFileEvents", predicate: hash_pred(col), device: Some("DeviceName"), user: Some("InitiatingProcessAccountName") },
-                Lookup { table: "DeviceProcessEvents", predicate: hash_pred(col), device: Some("DeviceName"), user: Some("AccountName") },
-                Lookup { table: "DeviceEvents", predicate: hash_pred(col), device: Some("DeviceName"), user: Some("InitiatingProcessAccountName") },
+                Lookup {
+                    table: "DeviceFileEvents",
+                    predicate: hash_pred(col),
+                    device: Some("DeviceName"),
+                    user: Some("InitiatingProcessAccountName"),
+                },
+                Lookup {
+                    table: "DeviceProcessEvents",
+                    predicate: hash_pred(col),
+                    device: Some("DeviceName"),
+                    user: Some("AccountName"),
+                },
+                Lookup {
+                    table: "DeviceEvents",
+                    predicate: hash_pred(col),
+                    device: Some("DeviceName"),
+                    user: Some("InitiatingProcessAccountName"),
+                },
             ];
             if col == "SHA256" {
-                v.push(lk("EmailAttachmentInfo", "SHA256 == {v}", None, Some("RecipientEmailAddress")));
+                v.push(lk(
+                    "EmailAttachmentInfo",
+                    "SHA256 == {v}",
+                    None,
+                    Some("RecipientEmailAddress"),
+                ));
             }
             v
         }
         EntityKind::Device => vec![
-            lk("DeviceProcessEvents", "DeviceName startswith {v}", Some("DeviceName"), Some("AccountName")),
-            lk("DeviceNetworkEvents", "DeviceName startswith {v}", Some("DeviceName"), Some("InitiatingProcessAccountName")),
-            lk("DeviceFileEvents", "DeviceName startswith {v}", Some("DeviceName"), Some("InitiatingProcessAccountName")),
-            lk("DeviceLogonEvents", "DeviceName startswith {v}", Some("DeviceName"), Some("AccountName")),
-            lk("DeviceRegistryEvents", "DeviceName startswith {v}", Some("DeviceName"), Some("InitiatingProcessAccountName")),
+            lk(
+                "DeviceProcessEvents",
+                "DeviceName startswith {v}",
+                Some("DeviceName"),
+                Some("AccountName"),
+            ),
+            lk(
+                "DeviceNetworkEvents",
+                "DeviceName startswith {v}",
+                Some("DeviceName"),
+                Some("InitiatingProcessAccountName"),
+            ),
+            lk(
+                "DeviceFileEvents",
+                "DeviceName startswith {v}",
+                Some("DeviceName"),
+                Some("InitiatingProcessAccountName"),
+            ),
+            lk(
+                "DeviceLogonEvents",
+                "DeviceName startswith {v}",
+                Some("DeviceName"),
+                Some("AccountName"),
+            ),
+            lk(
+                "DeviceRegistryEvents",
+                "DeviceName startswith {v}",
+                Some("DeviceName"),
+                Some("InitiatingProcessAccountName"),
+            ),
         ],
         EntityKind::User | EntityKind::Mailbox => vec![
             lk("SigninLogs", "UserPrincipalName has {v}", None, Some("UserPrincipalName")),
             lk("DeviceLogonEvents", "AccountName has {v}", Some("DeviceName"), Some("AccountName")),
-            lk("DeviceProcessEvents", "AccountName has {v}", Some("DeviceName"), Some("AccountName")),
+            lk(
+                "DeviceProcessEvents",
+                "AccountName has {v}",
+                Some("DeviceName"),
+                Some("AccountName"),
+            ),
             lk("OfficeActivity", "UserId has {v}", None, Some("UserId")),
-            lk("EmailEvents", "RecipientEmailAddress has {v} or SenderFromAddress has {v}", None, Some("RecipientEmailAddress")),
+            lk(
+                "EmailEvents",
+                "RecipientEmailAddress has {v} or SenderFromAddress has {v}",
+                None,
+                Some("RecipientEmailAddress"),
+            ),
         ],
         EntityKind::File => vec![
-            lk("DeviceFileEvents", "FileName =~ {v}", Some("DeviceName"), Some("InitiatingProcessAccountName")),
+            lk(
+                "DeviceFileEvents",
+                "FileName =~ {v}",
+                Some("DeviceName"),
+                Some("InitiatingProcessAccountName"),
+            ),
             lk("DeviceProcessEvents", "FileName =~ {v}", Some("DeviceName"), Some("AccountName")),
             lk("EmailAttachmentInfo", "FileName =~ {v}", None, Some("RecipientEmailAddress")),
         ],
@@ -302,7 +403,10 @@ mod tests {
             (EntityKind::Ip, "1.2.3.4"),
             (EntityKind::Domain, "evil.com"),
             (EntityKind::Url, "http://evil.com/a"),
-            (EntityKind::FileHash, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+            (
+                EntityKind::FileHash,
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            ),
             (EntityKind::FileHash, "d41d8cd98f00b204e9800998ecf8427e"),
             (EntityKind::Device, "wks-fin-001"),
             (EntityKind::User, "alice.smith"),

@@ -77,7 +77,9 @@ impl Skill for NaturalLanguageToKql {
                     evidence.push(Evidence::from_rows(self.name(), &rows));
                 }
                 Err(Error::Query { message, .. }) => {
-                    md.push_str(&format!("The query checks but did not run:\n\n```text\n{message}\n```\n"));
+                    md.push_str(&format!(
+                        "The query checks but did not run:\n\n```text\n{message}\n```\n"
+                    ));
                     result["error"] = json!(message);
                 }
                 Err(e) => return Err(e),

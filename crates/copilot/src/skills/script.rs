@@ -1,8 +1,8 @@
 //! ScriptAnalysis: static analysis of a pasted script or command line with `bulwark-scripts`
 //! (nothing is executed), then a hunt for its network and file indicators in the data.
 use super::hunt::hunt_indicators;
-use crate::skill::{Evidence, Skill, SkillContext, SkillOutput, input_str};
 use crate::Result;
+use crate::skill::{Evidence, Skill, SkillContext, SkillOutput, input_str};
 use bulwark_model::EntityKind;
 use bulwark_scripts::{AnalyzeOptions, analyze};
 use serde_json::{Map, Value, json};
@@ -45,7 +45,12 @@ impl Skill for ScriptAnalysis {
                 "Decoded through {} layer{} ({}). Final script:\n\n```{}\n{}\n```\n\n",
                 a.layers.len() - 1,
                 if a.layers.len() == 2 { "" } else { "s" },
-                a.layers.iter().skip(1).map(|l| l.technique.as_str()).collect::<Vec<_>>().join(", "),
+                a.layers
+                    .iter()
+                    .skip(1)
+                    .map(|l| l.technique.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 a.language.name(),
                 crate::entities::cut(&a.final_script, 4000)
             ));
@@ -78,13 +83,19 @@ impl Skill for ScriptAnalysis {
         sample.insert("score".into(), json!(a.verdict.score));
         sample.insert("layers".into(), json!(a.layers.len()));
         sample.insert("final_script".into(), json!(crate::entities::cut(&a.final_script, 2000)));
-        let mut evidence = vec![Evidence::analysis(self.name(), "bulwark-scripts (static analysis)", sample)];
+        let mut evidence =
+            vec![Evidence::analysis(self.name(), "bulwark-scripts (static analysis)", sample)];
         let iocs: Vec<(EntityKind, String)> = a
             .iocs
             .iter()
             .filter(|i| !i.private_or_reserved)
             .filter_map(|i| i.kind.entity_kind().map(|k| (k, i.value.clone())))
-            .filter(|(k, _)| matches!(k, EntityKind::Ip | EntityKind::Domain | EntityKind::Url | EntityKind::FileHash))
+            .filter(|(k, _)| {
+                matches!(
+                    k,
+                    EntityKind::Ip | EntityKind::Domain | EntityKind::Url | EntityKind::FileHash
+                )
+            })
             .take(10)
             .collect();
         let mut hunt = Value::Null;
