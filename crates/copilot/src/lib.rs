@@ -7,6 +7,7 @@ mod error;
 pub mod nl2kql;
 pub mod planner;
 pub mod query;
+pub mod session;
 pub mod skill;
 pub mod skills;
 

@@ -1,0 +1,408 @@
+//! Sessions in SQLite: sessions (with the follow-up context), prompts, responses, evidence,
+//! pins and feedback; rename, delete and export to Markdown.
+use crate::copilot::{Answer, Copilot};
+use crate::skill::SessionContext;
+use crate::{Error, Result};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use std::path::Path;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, created TEXT NOT NULL, context TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS prompts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    text TEXT NOT NULL, created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS responses (
+    prompt_id INTEGER PRIMARY KEY REFERENCES prompts(id) ON DELETE CASCADE,
+    markdown TEXT NOT NULL, skills TEXT NOT NULL, results TEXT NOT NULL, process_log TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS evidence (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    prompt_id INTEGER NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+    n INTEGER NOT NULL, skill TEXT NOT NULL, source TEXT NOT NULL, query TEXT,
+    row_count INTEGER NOT NULL, sample TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pins (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    prompt_id INTEGER NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+    note TEXT NOT NULL, created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    prompt_id INTEGER NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL, comment TEXT NOT NULL, created TEXT NOT NULL
+);
+";
+
+/// Feedback on a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Feedback {
+    /// The answer was right.
+    Confirmed,
+    /// It answered something else.
+    OffTarget,
+    /// It was wrong.
+    Inaccurate,
+}
+
+impl Feedback {
+    fn name(self) -> &'static str {
+        match self {
+            Feedback::Confirmed => "confirmed",
+            Feedback::OffTarget => "off_target",
+            Feedback::Inaccurate => "inaccurate",
+        }
+    }
+}
+
+/// A session in a listing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionSummary {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Creation time (ISO-8601).
+    pub created: String,
+    /// Prompts asked.
+    pub prompts: u64,
+}
+
+/// One prompt and its response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Turn {
+    /// Prompt id (for pins and feedback).
+    pub prompt_id: i64,
+    /// Prompt.
+    pub prompt: String,
+    /// Response Markdown.
+    pub markdown: String,
+    /// Skills that ran.
+    pub skills: Vec<String>,
+    /// When.
+    pub created: String,
+}
+
+/// A pinned response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pin {
+    /// Prompt id.
+    pub prompt_id: i64,
+    /// Prompt.
+    pub prompt: String,
+    /// Note.
+    pub note: String,
+}
+
+/// The session database.
+pub struct SessionStore {
+    conn: Connection,
+}
+
+impl std::fmt::Debug for SessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionStore").finish_non_exhaustive()
+    }
+}
+
+fn now_text() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+impl SessionStore {
+    /// Opens (creating) the database at `path`, conventionally `<data dir>/sessions.sqlite`.
+    pub fn open(path: impl AsRef<Path>) -> Result<SessionStore> {
+        let conn = Connection::open(path.as_ref())?;
+        Self::init(conn)
+    }
+
+    /// A database in memory (for tests and one-off runs).
+    pub fn open_in_memory() -> Result<SessionStore> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<SessionStore> {
+        conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SessionStore { conn })
+    }
+
+    /// Creates a session and returns its id.
+    pub fn create(&self, name: Option<&str>) -> Result<String> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let count: i64 = self.conn.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?;
+        let id = format!("s{:x}{:x}", nanos & 0xffff_ffff_ffff, count);
+        let name = name.map(str::to_string).unwrap_or_else(|| format!("Session {}", count + 1));
+        self.conn.execute(
+            "INSERT INTO sessions (id, name, created, context) VALUES (?1, ?2, ?3, ?4)",
+            params![id, name, now_text(), serde_json::to_string(&SessionContext::default())?],
+        )?;
+        Ok(id)
+    }
+
+    fn require(&self, id: &str) -> Result<()> {
+        let found: Option<String> = self
+            .conn
+            .query_row("SELECT id FROM sessions WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        found.map(|_| ()).ok_or_else(|| Error::UnknownSession(id.to_string()))
+    }
+
+    /// Sessions, newest first.
+    pub fn list(&self) -> Result<Vec<SessionSummary>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.id, s.name, s.created, (SELECT COUNT(*) FROM prompts p WHERE p.session_id = s.id)
+             FROM sessions s ORDER BY s.created DESC, s.rowid DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(SessionSummary {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                created: r.get(2)?,
+                prompts: r.get::<_, i64>(3)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+
+    /// The follow-up context of a session.
+    pub fn context(&self, id: &str) -> Result<SessionContext> {
+        let text: Option<String> = self
+            .conn
+            .query_row("SELECT context FROM sessions WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        let text = text.ok_or_else(|| Error::UnknownSession(id.to_string()))?;
+        Ok(serde_json::from_str(&text).unwrap_or_default())
+    }
+
+    /// Stores a prompt, its answer and evidence, and the updated context; returns the prompt id.
+    pub fn record(&mut self, id: &str, answer: &Answer, context: &SessionContext) -> Result<i64> {
+        self.require(id)?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO prompts (session_id, text, created) VALUES (?1, ?2, ?3)",
+            params![id, answer.prompt, now_text()],
+        )?;
+        let prompt_id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO responses (prompt_id, markdown, skills, results, process_log) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                prompt_id,
+                answer.markdown,
+                serde_json::to_string(&answer.skills)?,
+                serde_json::to_string(&answer.results)?,
+                serde_json::to_string(&answer.process_log)?
+            ],
+        )?;
+        for (n, e) in answer.evidence.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO evidence (prompt_id, n, skill, source, query, row_count, sample) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![prompt_id, n as i64 + 1, e.skill, e.source, e.query, e.row_count as i64, serde_json::to_string(&e.sample_rows)?],
+            )?;
+        }
+        tx.execute(
+            "UPDATE sessions SET context = ?2 WHERE id = ?1",
+            params![id, serde_json::to_string(context)?],
+        )?;
+        tx.commit()?;
+        Ok(prompt_id)
+    }
+
+    /// The prompts and responses of a session, in order.
+    pub fn history(&self, id: &str) -> Result<Vec<Turn>> {
+        self.require(id)?;
+        let mut stmt = self.conn.prepare(
+            "SELECT p.id, p.text, r.markdown, r.skills, p.created FROM prompts p JOIN responses r ON r.prompt_id = p.id
+             WHERE p.session_id = ?1 ORDER BY p.id",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            let skills: String = r.get(3)?;
+            Ok(Turn {
+                prompt_id: r.get(0)?,
+                prompt: r.get(1)?,
+                markdown: r.get(2)?,
+                skills: serde_json::from_str(&skills).unwrap_or_default(),
+                created: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+
+    /// Number of evidence items stored for a prompt.
+    pub fn evidence_count(&self, prompt_id: i64) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM evidence WHERE prompt_id = ?1",
+            [prompt_id],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    /// Pins a response to the session's pinboard.
+    pub fn pin(&self, id: &str, prompt_id: i64, note: &str) -> Result<()> {
+        self.require(id)?;
+        self.conn.execute(
+            "INSERT INTO pins (session_id, prompt_id, note, created) VALUES (?1, ?2, ?3, ?4)",
+            params![id, prompt_id, note, now_text()],
+        )?;
+        Ok(())
+    }
+
+    /// The pinboard.
+    pub fn pins(&self, id: &str) -> Result<Vec<Pin>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT p.prompt_id, q.text, p.note FROM pins p JOIN prompts q ON q.id = p.prompt_id WHERE p.session_id = ?1 ORDER BY p.id",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok(Pin { prompt_id: r.get(0)?, prompt: r.get(1)?, note: r.get(2)? })
+        })?;
+        Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+
+    /// Records feedback on a response.
+    pub fn feedback(&self, prompt_id: i64, kind: Feedback, comment: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO feedback (prompt_id, kind, comment, created) VALUES (?1, ?2, ?3, ?4)",
+            params![prompt_id, kind.name(), comment, now_text()],
+        )?;
+        Ok(())
+    }
+
+    /// Feedback counts per kind.
+    pub fn feedback_counts(&self) -> Result<Vec<(String, u64)>> {
+        let mut stmt =
+            self.conn.prepare("SELECT kind, COUNT(*) FROM feedback GROUP BY kind ORDER BY kind")?;
+        let rows =
+            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+
+    /// Renames a session.
+    pub fn rename(&self, id: &str, name: &str) -> Result<()> {
+        self.require(id)?;
+        self.conn.execute("UPDATE sessions SET name = ?2 WHERE id = ?1", params![id, name])?;
+        Ok(())
+    }
+
+    /// Deletes a session and everything in it.
+    pub fn delete(&self, id: &str) -> Result<()> {
+        self.require(id)?;
+        self.conn.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// The session as Markdown: each prompt and answer, then the pinboard.
+    pub fn export_markdown(&self, id: &str) -> Result<String> {
+        let name: String = self
+            .conn
+            .query_row("SELECT name FROM sessions WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| Error::UnknownSession(id.to_string()))?;
+        let mut md = format!("# {name}\n\n");
+        for t in self.history(id)? {
+            md.push_str(&format!(
+                "## {}\n\n_{}; skills: {}_\n\n{}\n\n",
+                t.prompt,
+                t.created,
+                t.skills.join(", "),
+                t.markdown
+            ));
+        }
+        let pins = self.pins(id)?;
+        if !pins.is_empty() {
+            md.push_str("## Pinboard\n\n");
+            for p in pins {
+                md.push_str(&format!(
+                    "- **{}**{}\n",
+                    p.prompt,
+                    if p.note.is_empty() { String::new() } else { format!(": {}", p.note) }
+                ));
+            }
+        }
+        Ok(md)
+    }
+}
+
+impl Copilot {
+    /// Answers `prompt` in a stored session (a new one when `session` is `None`), resolving
+    /// follow-ups from the session's context and recording the turn. Returns the session id,
+    /// the prompt id and the answer.
+    pub fn ask_in_session(
+        &self,
+        store: &mut SessionStore,
+        session: Option<&str>,
+        prompt: &str,
+    ) -> Result<(String, i64, Answer)> {
+        let id = match session {
+            Some(id) => {
+                store.require(id)?;
+                id.to_string()
+            }
+            None => store.create(None)?,
+        };
+        let mut context = store.context(&id)?;
+        let answer = self.ask(prompt, &mut context);
+        let prompt_id = store.record(&id, &answer, &context)?;
+        Ok((id, prompt_id, answer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::skill::Evidence;
+
+    fn answer(prompt: &str) -> Answer {
+        Answer {
+            prompt: prompt.into(),
+            markdown: format!("answer to {prompt}"),
+            skills: vec!["IncidentSummary".into()],
+            results: Vec::new(),
+            evidence: vec![Evidence::analysis(
+                "IncidentSummary",
+                "SecurityIncident",
+                serde_json::Map::new(),
+            )],
+            process_log: Vec::new(),
+            extracted: crate::entities::extract(prompt),
+        }
+    }
+
+    #[test]
+    fn sessions_round_trip() -> Result<()> {
+        let mut store = SessionStore::open_in_memory()?;
+        let id = store.create(Some("triage"))?;
+        let ctx = SessionContext { last_incident: Some("5".into()), ..Default::default() };
+        let p1 = store.record(&id, &answer("summarize incident 5"), &ctx)?;
+        let p2 = store.record(&id, &answer("what should we do?"), &ctx)?;
+        assert_eq!(store.context(&id)?.last_incident.as_deref(), Some("5"));
+        let h = store.history(&id)?;
+        assert_eq!(h.iter().map(|t| t.prompt_id).collect::<Vec<_>>(), vec![p1, p2]);
+        assert_eq!(store.evidence_count(p1)?, 1);
+        store.pin(&id, p2, "plan")?;
+        store.feedback(p1, Feedback::Confirmed, "")?;
+        store.feedback(p2, Feedback::Inaccurate, "wrong device")?;
+        assert_eq!(
+            store.feedback_counts()?,
+            vec![("confirmed".into(), 1), ("inaccurate".into(), 1)]
+        );
+        store.rename(&id, "incident 5")?;
+        let md = store.export_markdown(&id)?;
+        assert!(md.starts_with("# incident 5"), "{md}");
+        assert!(md.contains("## Pinboard") && md.contains("**what should we do?**: plan"), "{md}");
+        assert_eq!(store.list()?[0].prompts, 2);
+        store.delete(&id)?;
+        assert!(store.list()?.is_empty());
+        assert!(matches!(store.history(&id), Err(Error::UnknownSession(_))));
+        Ok(())
+    }
+}
