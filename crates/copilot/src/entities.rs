@@ -228,6 +228,13 @@ fn patterns() -> Option<&'static Patterns> {
     .as_ref()
 }
 
+/// English words that are never bare user names ("the account was used", "user signed in").
+const COMMON_WORDS: &[&str] = &[
+    "was", "is", "were", "are", "used", "using", "signed", "logged", "that", "with", "has",
+    "had", "named", "called", "who", "which", "whose", "did", "does", "do", "can", "should",
+    "lateral", "name", "names", "and", "or", "in", "on", "to", "from", "activity", "accounts",
+];
+
 /// Words that follow "for"/"by"/"user" but are not user names.
 const NOT_USERS: &[&str] = &[
     "the",
@@ -633,8 +640,9 @@ fn is_user_context(text: &str, whole: Option<regex::Match<'_>>) -> bool {
     let words: Vec<&str> = whole.as_str().split_whitespace().collect();
     let lead =
         words.len().checked_sub(2).and_then(|i| words.get(i)).unwrap_or(&"").to_ascii_lowercase();
-    if matches!(lead.as_str(), "user" | "account" | "username" | "upn") {
-        return true;
+    let name = words.last().copied().unwrap_or("").to_ascii_lowercase();
+    if matches!(lead.as_str(), "user" | "username" | "upn") {
+        return !COMMON_WORDS.contains(&name.as_str());
     }
     if lead == "for" {
         // "sign-ins for alice": a short, lower-case given name.
@@ -643,7 +651,10 @@ fn is_user_context(text: &str, whole: Option<regex::Match<'_>>) -> bool {
         let about_people = ["sign", "logon", "login", "user", "account", "mailbox", "email"]
             .iter()
             .any(|w| before.contains(w));
-        return about_people && name.len() >= 3 && name.chars().all(|c| c.is_ascii_alphabetic());
+        return about_people
+            && name.len() >= 3
+            && name.chars().all(|c| c.is_ascii_alphabetic())
+            && !COMMON_WORDS.contains(&name.to_ascii_lowercase().as_str());
     }
     false
 }
@@ -702,6 +713,10 @@ mod tests {
         assert_eq!(values(&e, EntityKind::User), vec!["adm-john.doe"]);
         let e = extract("processes started by user frank");
         assert_eq!(values(&e, EntityKind::User), vec!["frank"]);
+        let e = extract("which admin account was used for lateral movement?");
+        assert!(!e.has(EntityKind::User), "{e:?}");
+        let e = extract("which sprayed account signed in successfully?");
+        assert!(!e.has(EntityKind::User), "{e:?}");
         // Common words after "for" are not users.
         let e = extract("look for suspicious processes for the past week");
         assert!(!e.has(EntityKind::User), "{e:?}");

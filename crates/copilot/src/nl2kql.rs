@@ -122,6 +122,7 @@ const TABLE_RULES: &[(&str, &str, u32)] = &[
     ("legacy auth", "SigninLogs", 6),
     ("inbox rule", "OfficeActivity", 9),
     ("forwarding", "OfficeActivity", 6),
+    ("forwarded", "OfficeActivity", 6),
     ("mailbox", "OfficeActivity", 5),
     ("mail items", "OfficeActivity", 8),
     ("sharepoint", "OfficeActivity", 6),
@@ -791,6 +792,10 @@ const CONCEPTS: &[Concept] = &[
                 )
             })
         },
+    },
+    Concept {
+        phrases: &["use legacy", "using legacy", "still use", "rely on legacy"],
+        build: |t| (t.name() == "SigninLogs").then(|| Filter::new("ResultType", "==", s("0"))),
     },
     Concept {
         phrases: &["local admin", "as admin", "admin rights", "administrator rights"],
@@ -1634,6 +1639,10 @@ pub fn generate_from(ex: &Extracted, registry: &SchemaRegistry) -> Generated {
         }
     }
     let shape = shape(&text, &schema, &mut notes);
+    if shape == Shape::Spray {
+        // The spray summary counts failures and successes itself.
+        filters.retain(|f| f.column != "ResultType");
+    }
     let mut lines = vec![table.clone()];
     if let Some(range) = &ex.time_range {
         if schema.column(&time).is_some() {
@@ -1651,6 +1660,15 @@ pub fn generate_from(ex: &Extracted, registry: &SchemaRegistry) -> Generated {
             cols.extend(
                 DEFAULT_PROJECTION.iter().copied().filter(|c| schema.column(c).is_some()).take(9),
             );
+            // Where a table keeps the detail in one column, show it.
+            for extra in ["AdditionalFields", "Parameters"] {
+                if matches!(table.as_str(), "DeviceEvents" | "OfficeActivity")
+                    && schema.column(extra).is_some()
+                    && !cols.contains(&extra)
+                {
+                    cols.push(extra);
+                }
+            }
             // Filtered columns are shown too.
             for f in &filters {
                 if schema.column(&f.column).is_some() && !cols.contains(&f.column.as_str()) {

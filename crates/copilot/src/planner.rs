@@ -102,7 +102,7 @@ const SUMMARY_WORDS: &[&str] = &[
     "beacon",
 ];
 const INCIDENT_WORDS: &[&str] = &[
-    "incident",
+    "incident", "lateral movement", "the implant",
     "intrusion",
     "attack",
     "breach",
@@ -257,6 +257,14 @@ pub fn plan(
         skills.get(name).map_or(0.0, |s| similarity(&toks, s.description(), s.examples()))
     };
 
+    // 0. Questions about Bulwark itself: the capabilities list.
+    if any(&text, &["what can you do", "what are your skills", "your capabilities", " help me ", " help ", "what skills", "how can you help"]).is_some()
+        && ex.entities.is_empty()
+        && ex.incidents.is_empty()
+        && ex.scripts.is_empty()
+    {
+        return finish(steps);
+    }
     // 1. KQL pasted as is.
     if looks_like_kql(prompt, registry) {
         push(

@@ -1,3 +1,4 @@
 //! Integration tests of the copilot: NL→KQL accuracy on the pairs in `tests/data`, and
 //! questions over a generated demo tenant checked against its ground truth.
 mod nl2kql;
+mod tenant;
