@@ -230,9 +230,9 @@ fn patterns() -> Option<&'static Patterns> {
 
 /// English words that are never bare user names ("the account was used", "user signed in").
 const COMMON_WORDS: &[&str] = &[
-    "was", "is", "were", "are", "used", "using", "signed", "logged", "that", "with", "has",
-    "had", "named", "called", "who", "which", "whose", "did", "does", "do", "can", "should",
-    "lateral", "name", "names", "and", "or", "in", "on", "to", "from", "activity", "accounts",
+    "was", "is", "were", "are", "used", "using", "signed", "logged", "that", "with", "has", "had",
+    "named", "called", "who", "which", "whose", "did", "does", "do", "can", "should", "lateral",
+    "name", "names", "and", "or", "in", "on", "to", "from", "activity", "accounts",
 ];
 
 /// Words that follow "for"/"by"/"user" but are not user names.

@@ -1,4 +1,30 @@
 //! Bulwark's security copilot, working with no language model.
+//!
+//! A prompt goes through [`entities::extract`] (incident ids, hosts, users, IPs, domains, URLs,
+//! hashes, CVEs, time ranges, pasted scripts), the deterministic [`planner`] (rules plus keyword
+//! similarity to each skill's description and examples; follow-ups resolved from the session),
+//! the native [`skills`] (every data read is KQL run by the `bulwark_kql` engine, so each
+//! answer carries the queries behind it as [`Evidence`]) and a composer that only joins the
+//! skills' Markdown fragments. [`Copilot::ask`] returns an [`Answer`] with the Markdown, the
+//! evidence and a process log; [`session::SessionStore`] keeps sessions in SQLite.
+//!
+//! Modules:
+//! * [`entities`] — entity and time-range extraction.
+//! * [`nl2kql`] — natural language to KQL over the schema registry, parsed and checked.
+//! * [`skill`] — the [`Skill`] trait, [`SkillRegistry`], [`SkillContext`], [`Evidence`].
+//! * [`skills`] — IncidentSummary, IncidentImpact, GuidedResponse, EntitySummary,
+//!   HuntIndicators, ScriptAnalysis, NaturalLanguageToKql, RunKql.
+//! * [`planner`] — prompt → skills.
+//! * [`query`] — the KQL runner skills use.
+//! * [`session`] — sessions, prompts, responses, evidence, pins, feedback in SQLite.
+//!
+//! ```
+//! let g = bulwark_copilot::nl2kql::generate("failed sign-ins for alice in the past week");
+//! assert!(g.valid);
+//! assert_eq!(g.table, "SigninLogs");
+//! assert!(g.kql.contains("TimeGenerated > ago(7d)"));
+//! assert!(g.kql.contains("ResultType != \"0\""));
+//! ```
 #![deny(missing_docs)]
 
 mod copilot;

@@ -1015,8 +1015,8 @@ fn column_after(text: &str, at: usize, schema: &TableSchema) -> Option<String> {
         return Some(c.name.clone());
     }
     for (phrase, target) in COLUMN_WORDS {
-        if rest.starts_with(phrase) {
-            let after = rest[phrase.len()..].chars().next();
+        if let Some(tail) = rest.strip_prefix(phrase) {
+            let after = tail.chars().next();
             if after.is_some_and(|c| c.is_ascii_alphanumeric() && c != 's') {
                 continue;
             }
@@ -1644,11 +1644,11 @@ pub fn generate_from(ex: &Extracted, registry: &SchemaRegistry) -> Generated {
         filters.retain(|f| f.column != "ResultType");
     }
     let mut lines = vec![table.clone()];
-    if let Some(range) = &ex.time_range {
-        if schema.column(&time).is_some() {
-            lines.push(format!("| where {}", range.kql_predicate(&time)));
-            notes.push(format!("time range: {}", range.describe()));
-        }
+    if let Some(range) = &ex.time_range
+        && schema.column(&time).is_some()
+    {
+        lines.push(format!("| where {}", range.kql_predicate(&time)));
+        notes.push(format!("time range: {}", range.describe()));
     }
     for f in &filters {
         lines.push(format!("| where {}", f.to_kql()));

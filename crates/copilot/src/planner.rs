@@ -102,7 +102,9 @@ const SUMMARY_WORDS: &[&str] = &[
     "beacon",
 ];
 const INCIDENT_WORDS: &[&str] = &[
-    "incident", "lateral movement", "the implant",
+    "incident",
+    "lateral movement",
+    "the implant",
     "intrusion",
     "attack",
     "breach",
@@ -258,7 +260,19 @@ pub fn plan(
     };
 
     // 0. Questions about Bulwark itself: the capabilities list.
-    if any(&text, &["what can you do", "what are your skills", "your capabilities", " help me ", " help ", "what skills", "how can you help"]).is_some()
+    if any(
+        &text,
+        &[
+            "what can you do",
+            "what are your skills",
+            "your capabilities",
+            " help me ",
+            " help ",
+            "what skills",
+            "how can you help",
+        ],
+    )
+    .is_some()
         && ex.entities.is_empty()
         && ex.incidents.is_empty()
         && ex.scripts.is_empty()

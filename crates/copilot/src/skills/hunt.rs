@@ -33,7 +33,7 @@ pub fn hunt_indicators(
         let v = lookup_value(*kind, value);
         let mut per = Vec::new();
         for l in lookups(*kind, &v) {
-            if !ctx.runner.registry().get(l.table).is_some() {
+            if ctx.runner.registry().get(l.table).is_none() {
                 continue;
             }
             let q = lookup_query(&l, &v);
