@@ -54,6 +54,22 @@ pub struct Answer {
     pub extracted: Extracted,
 }
 
+impl Answer {
+    /// The JSON shape of `bulwark ask --format json`:
+    /// `{"session":..,"answer":..,"skills":[..],"evidence":[..],"process_log":[..],"results":[..]}`.
+    pub fn to_json(&self, session: Option<&str>) -> Value {
+        serde_json::json!({
+            "session": session,
+            "prompt": self.prompt,
+            "answer": self.markdown,
+            "skills": self.skills,
+            "evidence": self.evidence,
+            "process_log": self.process_log,
+            "results": self.results,
+        })
+    }
+}
+
 /// The copilot over one data directory.
 pub struct Copilot {
     skills: SkillRegistry,

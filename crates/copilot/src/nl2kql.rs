@@ -105,6 +105,13 @@ pub struct Generated {
     pub notes: Vec<String>,
 }
 
+impl Generated {
+    /// The JSON shape of `bulwark kql generate --format json`: `{"kql","valid","diagnostics"}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"kql": self.kql, "valid": self.valid, "diagnostics": self.diagnostics})
+    }
+}
+
 /// Table keyword rules: (phrase in the normalized question, table, weight). Longer, more
 /// specific phrases weigh more; ties go to the earlier rule.
 const TABLE_RULES: &[(&str, &str, u32)] = &[
@@ -143,6 +150,8 @@ const TABLE_RULES: &[(&str, &str, u32)] = &[
     ("eventid", "SecurityEvent", 9),
     ("audit", "AuditLogs", 6),
     ("security info", "AuditLogs", 7),
+    ("mfa method", "AuditLogs", 8),
+    ("authentication method", "AuditLogs", 8),
     ("role assignment", "AuditLogs", 8),
     ("added to group", "AuditLogs", 8),
     ("added to a group", "AuditLogs", 8),
@@ -171,6 +180,7 @@ const TABLE_RULES: &[(&str, &str, u32)] = &[
     ("loaded dll", "DeviceImageLoadEvents", 9),
     ("loaded module", "DeviceImageLoadEvents", 9),
     ("antivirus", "DeviceEvents", 7),
+    ("quarantin", "DeviceEvents", 7),
     ("av detection", "DeviceEvents", 8),
     ("service installed", "DeviceEvents", 8),
     ("services installed", "DeviceEvents", 8),
@@ -242,6 +252,7 @@ const PROCESS_NAMES: &[(&str, &str)] = &[
     ("rclone", "rclone.exe"),
     ("7-zip", "7z.exe"),
     ("7zip", "7z.exe"),
+    ("7z", "7z.exe"),
     ("whoami", "whoami.exe"),
     ("nltest", "nltest.exe"),
     ("mimikatz", "mimikatz.exe"),
@@ -253,7 +264,6 @@ const PROCESS_NAMES: &[(&str, &str)] = &[
     ("word", "WINWORD.EXE"),
     ("excel", "EXCEL.EXE"),
     ("outlook", "OUTLOOK.EXE"),
-    ("lsass", "lsass.exe"),
     ("net.exe", "net.exe"),
     ("curl", "curl.exe"),
 ];
@@ -858,7 +868,7 @@ const CONCEPTS: &[Concept] = &[
         },
     },
     Concept {
-        phrases: &["antivirus", "av detection"],
+        phrases: &["antivirus", "av detection", "quarantin"],
         build: |t| {
             col(t, "ActionType").then(|| Filter::new("ActionType", "==", s("AntivirusDetection")))
         },
@@ -1020,6 +1030,29 @@ fn column_after(text: &str, at: usize, schema: &TableSchema) -> Option<String> {
             if after.is_some_and(|c| c.is_ascii_alphanumeric() && c != 's') {
                 continue;
             }
+            // "mailbox rules", "user sign-ins": the word qualifies a thing, it is no column.
+            let next_word = tail.trim_start_matches('s').split_whitespace().next().unwrap_or("");
+            if [
+                "rule",
+                "rules",
+                "event",
+                "events",
+                "logs",
+                "activity",
+                "items",
+                "connections",
+                "processes",
+                "files",
+                "emails",
+                "signins",
+                "signin",
+                "logons",
+                "alerts",
+            ]
+            .contains(&next_word)
+            {
+                continue;
+            }
             let found = match target {
                 ColumnWord::Role(r) => column_for(schema, *r),
                 ColumnWord::Columns(cs) => {
@@ -1167,11 +1200,15 @@ fn shape(text: &str, schema: &TableSchema, notes: &mut Vec<String>) -> Shape {
 
 /// Columns shown for plain row results, when the table has them.
 const DEFAULT_PROJECTION: &[&str] = &[
+    "IncidentNumber",
+    "Title",
+    "Severity",
     "DeviceName",
     "Computer",
     "AccountName",
     "UserPrincipalName",
     "UserId",
+    "Identity",
     "ActionType",
     "Operation",
     "OperationName",
@@ -1198,9 +1235,6 @@ const DEFAULT_PROJECTION: &[&str] = &[
     "SourceIP",
     "DestinationIP",
     "DestinationPort",
-    "IncidentNumber",
-    "Title",
-    "Severity",
     "Status",
     "Category",
 ];
@@ -1578,7 +1612,16 @@ pub fn generate_with(question: &str, registry: &SchemaRegistry) -> Generated {
 pub fn generate_from(ex: &Extracted, registry: &SchemaRegistry) -> Generated {
     let text = normalize(&ex.text);
     let mut notes = Vec::new();
-    let (table, why) = choose_table(&text, ex, registry);
+    let (mut table, mut why) = choose_table(&text, ex, registry);
+    // Alerts about a device, user, address or file: their evidence holds those columns.
+    if table == "AlertInfo"
+        && [EntityKind::Device, EntityKind::User, EntityKind::Ip, EntityKind::FileHash]
+            .iter()
+            .any(|k| ex.has(*k))
+    {
+        table = "AlertEvidence".into();
+        why = "alerts about an entity: their evidence".into();
+    }
     notes.push(format!("table {table}: {why}"));
     let Some(schema) = registry.get(&table).cloned() else {
         return finish(table.clone(), table, Vec::new(), notes, registry);
@@ -1638,7 +1681,12 @@ pub fn generate_from(ex: &Extracted, registry: &SchemaRegistry) -> Generated {
             }
         }
     }
-    let shape = shape(&text, &schema, &mut notes);
+    let mut shape = shape(&text, &schema, &mut notes);
+    // Alert rows repeat: list alert kinds instead.
+    if shape == Shape::Rows && matches!(table.as_str(), "AlertInfo" | "AlertEvidence") {
+        shape = Shape::Distinct("Title".into());
+        notes.push("alerts listed by title".into());
+    }
     if shape == Shape::Spray {
         // The spray summary counts failures and successes itself.
         filters.retain(|f| f.column != "ResultType");
@@ -1661,8 +1709,8 @@ pub fn generate_from(ex: &Extracted, registry: &SchemaRegistry) -> Generated {
                 DEFAULT_PROJECTION.iter().copied().filter(|c| schema.column(c).is_some()).take(9),
             );
             // Where a table keeps the detail in one column, show it.
-            for extra in ["AdditionalFields", "Parameters"] {
-                if matches!(table.as_str(), "DeviceEvents" | "OfficeActivity")
+            for extra in ["AdditionalFields", "Parameters", "TargetResources"] {
+                if matches!(table.as_str(), "DeviceEvents" | "OfficeActivity" | "AuditLogs")
                     && schema.column(extra).is_some()
                     && !cols.contains(&extra)
                 {

@@ -100,6 +100,16 @@ const SUMMARY_WORDS: &[&str] = &[
     "c2",
     "command and control",
     "beacon",
+    "first infected",
+    "infected first",
+    "first host",
+    "first device",
+    "opened the",
+    "moved to",
+    "move to",
+    "pivot",
+    "what happened in",
+    "describe",
 ];
 const INCIDENT_WORDS: &[&str] = &[
     "incident",

@@ -58,7 +58,7 @@ impl Skill for NaturalLanguageToKql {
                         g.table,
                         if rows.truncated { " (cut at the row limit)" } else { "" }
                     ));
-                    md.push_str(&rows_table(&rows, 25));
+                    md.push_str(&rows_table(&rows, 50));
                     result["row_count"] = json!(rows.row_count);
                     result["rows"] = json!(rows.rows.iter().take(100).collect::<Vec<_>>());
                     let mut devices = Vec::new();
@@ -74,7 +74,16 @@ impl Skill for NaturalLanguageToKql {
                     }
                     result["devices"] = json!(devices);
                     result["users"] = json!(users);
-                    evidence.push(Evidence::from_rows(self.name(), &rows));
+                    // The question's time range, resolved at the query's `now`.
+                    let range = crate::entities::extract(question).time_range.map(|r| {
+                        let now_ns = ctx.now.timestamp_nanos_opt().unwrap_or(0);
+                        let (a, b) = r.bounds(now_ns);
+                        (
+                            bulwark_model::time::format_datetime_ns(a),
+                            bulwark_model::time::format_datetime_ns(b),
+                        )
+                    });
+                    evidence.push(Evidence::from_rows(self.name(), &rows).with_time_range(range));
                 }
                 Err(Error::Query { message, .. }) => {
                     md.push_str(&format!(

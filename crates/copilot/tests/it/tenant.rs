@@ -171,6 +171,51 @@ fn questions_over_the_demo_tenant_match_the_ground_truth() {
         case("What can you do?", &["IncidentSummary", "NaturalLanguageToKql"]),
         case("list high severity incidents", &["High"]),
     ];
+    let mal_ip = malware.malicious_ips[0].clone();
+    // The intrusion's incident number, as the copilot sees it.
+    let intrusion_number =
+        t.copilot.ask("summarize the intrusion", &mut SessionContext::default()).results[0].result
+            ["incident_number"]
+            .as_str()
+            .map(String::from)
+            .expect("intrusion incident");
+    let n = intrusion_number.as_str();
+    cases.extend([
+        case("Which user opened the malicious attachment?", &[&pz_user]),
+        case("What was the first host infected?", &[short(&pz_dev)]),
+        case(format!("Summarize incident {n}"), &[short(&pz_dev), &admin]),
+        case(format!("What happened in incident #{n}?"), &["Exfiltration"]),
+        case(
+            format!("What should we do about incident {n}?"),
+            &[&format!("Block IP address `{exfil_ip}`")],
+        ),
+        case(format!("What is the impact of incident {n}?"), &[&exfil_ip, short(&lateral)]),
+        case("Which server did the attacker move to?", &[short(&lateral)]),
+        case("Show files created by 7z", &["backup.7z"]),
+        case("Show LSASS dumps", &["comsvcs.dll"]),
+        case(format!("Were there any connections to {cradle_domain}?"), &[short(&pz_dev)]),
+        case(format!("What happened on {}?", short(&pz_dev)), &[&pz_user]),
+        case(format!("Which accounts logged on to {}?", short(&lateral)), &[&admin]),
+        case("Show powershell processes with encoded commands", &[&macro_cmd]),
+        case(format!("Show alerts on {}", short(&pz_dev)), &["LSASS"]),
+        case(format!("Hunt for {c2_ip}"), &[short(&pz_dev)]),
+        case(format!("Is {implant_sha} malicious?"), &[short(&pz_dev)]),
+        case("Who fell victim to the password spray?", &[&victim]),
+        case("Which IP did the attacker use to create the inbox rule?", &[&attacker_ip]),
+        case(format!("Tell me about {victim}"), &["Inbox Rule"]),
+        case("Did the attacker register an MFA method?", &[&victim]),
+        case("Summarize the password spray incident", &[&victim, "CredentialAccess"]),
+        case("What mailbox rules were created?", &[&forward]),
+        case("Which device downloaded PDFConverterSetup.exe?", &[short(&mal_dev)]),
+        case("What was quarantined?", &["PDFConverterSetup.exe"]),
+        case(format!("Hunt for {mal_ip}"), &[short(&mal_dev)]),
+        case("hello, how can you help?", &["IncidentSummary"]),
+        case("Convert to KQL: successful sign-ins from Tor exit nodes", &["185.220."]),
+        case(
+            "Write a KQL query for processes spawned by winword",
+            &["InitiatingProcessFileName =~ \"WINWORD.EXE\""],
+        ),
+    ]);
     let mut c = case(format!("Who received emails from {sender}?"), &[]);
     c.any_of = recipients.clone();
     c.share = 1.0;
@@ -233,7 +278,7 @@ fn questions_over_the_demo_tenant_match_the_ground_truth() {
     for f in &failures {
         println!("FAILED {f}\n");
     }
-    assert!(cases.len() >= 30);
+    assert!(cases.len() >= 60, "{} cases", cases.len());
     assert!(pct >= 90.0, "{ok}/{} correct", cases.len());
 }
 
