@@ -1,0 +1,81 @@
+//! Latency per prompt on a demo tenant: p50/p95/max over a fixed prompt set.
+//!
+//! `BULWARK_BENCH_EVENTS` (default 1,000,000) background events; `BULWARK_BENCH_DIR` reuses a
+//! data directory that already holds a tenant with detection run (otherwise one is built in a
+//! temporary directory, which takes a while at 1M events).
+use bulwark_copilot::{Copilot, SessionContext};
+use std::time::Instant;
+
+const PROMPTS: &[&str] = &[
+    "Who was patient zero?",
+    "What did the macro launch?",
+    "Which IP received the exfiltrated data?",
+    "What should we do first about the intrusion?",
+    "Which accounts were sprayed?",
+    "Show inbox rules forwarding mail",
+    "How do I respond to the password spray?",
+    "Show failed sign-ins in the last 24 hours",
+    "top 10 remote IPs by connection count",
+    "Tell me about srv-fs01",
+    "Hunt for 45.142.212.61 and cdn-ms365.com",
+    "Show processes spawned by winword",
+    "count alerts by severity",
+    "Which accounts use legacy authentication?",
+    "Show antivirus detections",
+    "Analyze this command line: `powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA`",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let events: u64 = std::env::var("BULWARK_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let (_tmp, dir) = match std::env::var("BULWARK_BENCH_DIR") {
+        Ok(d) => (None, std::path::PathBuf::from(d)),
+        Err(_) => {
+            let tmp = tempfile::tempdir()?;
+            let store = bulwark_store::Store::open(tmp.path())?;
+            let t = Instant::now();
+            let options = bulwark_demo::DemoOptions { events, seed: 7, ..Default::default() };
+            bulwark_demo::write_demo(&store, &options, &mut |_| {})?;
+            let mut rules = bulwark_detect::RuleSet::new();
+            bulwark_detect::builtin::load_builtin(&mut rules);
+            let findings = bulwark_detect::hunt::hunt(
+                &store,
+                &rules,
+                &bulwark_detect::IncidentConfig::default(),
+                &mut |_| {},
+            )?;
+            bulwark_detect::hunt::write_findings(&store, &findings)?;
+            eprintln!("tenant of {events} events built in {:.1} s", t.elapsed().as_secs_f64());
+            let path = tmp.path().to_path_buf();
+            (Some(tmp), path)
+        }
+    };
+    let copilot = Copilot::open(&dir)?;
+    // Warm-up: first queries register tables and compile regexes.
+    copilot.ask(PROMPTS[0], &mut SessionContext::default());
+    let mut times = Vec::new();
+    for round in 0..3 {
+        for p in PROMPTS {
+            let t = Instant::now();
+            let a = copilot.ask(p, &mut SessionContext::default());
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            if round == 0 {
+                println!("{ms:8.1} ms  {:<28} {p}", a.skills.join(","));
+            }
+            times.push(ms);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "{} prompts over {} runs: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+        PROMPTS.len(),
+        times.len(),
+        pct(0.5),
+        pct(0.95),
+        pct(1.0)
+    );
+    Ok(())
+}
