@@ -32,7 +32,9 @@ impl Filter {
     pub fn to_kql(&self) -> String {
         match self.op.as_str() {
             "isnotempty" | "isempty" => format!("{}({})", self.op, self.column),
-            "has_any" | "!has_any" | "in" | "!in" | "in~" | "!in~" => {
+            // Kusto has no `!has_any`.
+            "!has_any" => format!("not({} has_any ({}))", self.column, self.values.join(", ")),
+            "has_any" | "in" | "!in" | "in~" | "!in~" => {
                 format!("{} {} ({})", self.column, self.op, self.values.join(", "))
             }
             op => format!("{} {op} {}", self.column, self.values.join(", ")),

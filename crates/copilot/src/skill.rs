@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Sample rows kept per evidence item.
-pub const SAMPLE_ROWS: usize = 5;
+pub const SAMPLE_ROWS: usize = 20;
 
 /// One piece of evidence: a query that ran (or an analysis that was made) and what it found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -332,3 +332,64 @@ fn injected_instructions_in_data_change_neither_plan_nor_verdict() {
         c.skills
     );
 }
+
+/// Every IP address, host name and UPN in an answer's text comes from its evidence (the
+/// queries that ran or the rows they returned) or from the prompt.
+#[test]
+fn answers_are_grounded_in_their_evidence() {
+    let t = tenant();
+    let ip = regex::Regex::new(r"\b(?:\d{1,3}\.){3}\d{1,3}\b").expect("regex");
+    let host = regex::Regex::new(r"\b(?:wks|srv|dc)-[a-z0-9-]+\b").expect("regex");
+    let upn = regex::Regex::new(r"\b[a-z0-9.-]+@[a-z0-9.-]+\.[a-z]+\b").expect("regex");
+    for prompt in [
+        "Who was patient zero?",
+        "How much data was exfiltrated?",
+        "What should we do first about the intrusion?",
+        "How do I respond to the password spray?",
+        "What is the blast radius of the intrusion?",
+    ] {
+        let a = t.copilot.ask(prompt, &mut SessionContext::default());
+        assert!(!a.evidence.is_empty(), "{prompt}: no evidence");
+        let mut grounds = String::from(prompt);
+        for e in &a.evidence {
+            grounds.push_str(e.query.as_deref().unwrap_or(""));
+            grounds.push_str(&serde_json::to_string(&e.sample_rows).expect("json"));
+        }
+        // The composed evidence list repeats the queries; check the skills' text only.
+        let text = a.markdown.split("**Evidence**").next().unwrap_or("");
+        for re in [&ip, &host, &upn] {
+            for m in re.find_iter(text) {
+                assert!(
+                    grounds.contains(m.as_str()),
+                    "{prompt}: '{}' is not in the evidence",
+                    m.as_str()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn hostile_prompts_get_an_answer_not_a_panic() {
+    let t = tenant();
+    for prompt in [
+        "",
+        "   ",
+        "\"",
+        "```",
+        "DeviceProcessEvents | where",
+        "NoSuchTable | take 1",
+        "summarize incident 99999",
+        "tell me about 999.999.1.1",
+        &"a".repeat(100_000),
+        "show processes where command line contains \"\\\"; drop\"",
+        "SecurityIncident | take 1; .drop table SecurityIncident",
+    ] {
+        let a = t.copilot.ask(prompt, &mut SessionContext::default());
+        assert!(!a.markdown.is_empty(), "{prompt:?}");
+    }
+    let a = t.copilot.ask("summarize incident 99999", &mut SessionContext::default());
+    assert!(a.markdown.contains("no incident '99999'"), "{}", a.markdown);
+    let a = t.copilot.ask("NoSuchTable | take 1", &mut SessionContext::default());
+    assert!(!a.process_log.is_empty());
+}
