@@ -185,6 +185,17 @@ const DATA_WORDS: &[&str] = &[
     " who ",
     " what ",
 ];
+const POSTURE_WORDS: &[&str] = &[
+    "posture",
+    "where are we exposed",
+    "exposure report",
+    "how secure",
+    "weak spot",
+    "hygiene",
+    "security gaps",
+    "our exposure",
+    "risk report",
+];
 const KQL_WORDS: &[&str] =
     &["kql", "write a query", "generate a query", "query for", "build a query", "give me a query"];
 const FOLLOW_INCIDENT: &[&str] = &[
@@ -371,6 +382,16 @@ pub fn plan(
             "IncidentSummary",
             incident_input.clone(),
             format!("{why}; {incident_reason}"),
+            5.5,
+        );
+    }
+    if let Some(w) = any(&text, POSTURE_WORDS) {
+        push(
+            &mut steps,
+            &sim,
+            "PostureReport",
+            json!({}),
+            format!("'{}' asks for a posture report", w.trim()),
             5.5,
         );
     }

@@ -9,6 +9,7 @@ mod entity;
 mod hunt;
 mod incident;
 mod nl2kql;
+mod posture;
 mod run_kql;
 mod script;
 
@@ -16,6 +17,7 @@ pub use entity::EntitySummary;
 pub use hunt::HuntIndicators;
 pub use incident::{GuidedResponse, IncidentImpact, IncidentSummary, load_incident};
 pub use nl2kql::NaturalLanguageToKql;
+pub use posture::PostureReport;
 pub use run_kql::RunKql;
 pub use script::ScriptAnalysis;
 
@@ -28,6 +30,7 @@ pub fn all() -> Vec<Box<dyn Skill>> {
         Box::new(EntitySummary),
         Box::new(HuntIndicators),
         Box::new(ScriptAnalysis),
+        Box::new(PostureReport),
         Box::new(NaturalLanguageToKql),
         Box::new(RunKql),
     ]

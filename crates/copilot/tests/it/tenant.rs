@@ -244,6 +244,10 @@ fn questions_over_the_demo_tenant_match_the_ground_truth() {
         })
         .unwrap_or_default();
     assert!(!signed_in.is_empty(), "some legacy-auth users sign in");
+    let mut c = case("Give me a security posture report", &["Open incidents by severity", "High"]);
+    c.any_of = signed_in.clone();
+    c.share = 1.0;
+    cases.push(c);
     let mut c = case("Which accounts use legacy authentication?", &[]);
     c.any_of = signed_in;
     c.share = 1.0;
