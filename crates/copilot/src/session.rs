@@ -332,6 +332,49 @@ impl SessionStore {
     }
 }
 
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+impl SessionStore {
+    /// The session as one self-contained HTML page (no scripts, no external resources): each
+    /// prompt and its Markdown answer, escaped, then the pinboard.
+    pub fn export_html(&self, id: &str) -> Result<String> {
+        let name: String = self
+            .conn
+            .query_row("SELECT name FROM sessions WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| Error::UnknownSession(id.to_string()))?;
+        let mut html = format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{0}</title><style>body{{font-family:sans-serif;max-width:60em;margin:auto}}pre{{white-space:pre-wrap;background:#f6f8fa;padding:1em}}</style></head><body>\n<h1>{0}</h1>\n",
+            html_escape(&name)
+        );
+        for t in self.history(id)? {
+            html.push_str(&format!(
+                "<h2>{}</h2>\n<p><em>{}; skills: {}</em></p>\n<pre>{}</pre>\n",
+                html_escape(&t.prompt),
+                html_escape(&t.created),
+                html_escape(&t.skills.join(", ")),
+                html_escape(&t.markdown)
+            ));
+        }
+        let pins = self.pins(id)?;
+        if !pins.is_empty() {
+            html.push_str("<h2>Pinboard</h2>\n<ul>\n");
+            for p in pins {
+                html.push_str(&format!(
+                    "<li><strong>{}</strong> {}</li>\n",
+                    html_escape(&p.prompt),
+                    html_escape(&p.note)
+                ));
+            }
+            html.push_str("</ul>\n");
+        }
+        html.push_str("</body></html>\n");
+        Ok(html)
+    }
+}
+
 impl Copilot {
     /// Answers `prompt` in a stored session (a new one when `session` is `None`), resolving
     /// follow-ups from the session's context and recording the turn. Returns the session id,
@@ -400,6 +443,12 @@ mod tests {
         assert!(md.starts_with("# incident 5"), "{md}");
         assert!(md.contains("## Pinboard") && md.contains("**what should we do?**: plan"), "{md}");
         assert_eq!(store.list()?[0].prompts, 2);
+        store.record(&id, &answer("<script>alert(1)</script>"), &ctx)?;
+        let html = store.export_html(&id)?;
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !html.contains("<script>"),
+            "{html}"
+        );
         store.delete(&id)?;
         assert!(store.list()?.is_empty());
         assert!(matches!(store.history(&id), Err(Error::UnknownSession(_))));
