@@ -1370,11 +1370,7 @@ impl<'e> Planner<'e> {
         let with_right = !matches!(jt, JoinType::LeftSemi | JoinType::LeftAnti);
         if with_left {
             for n in left.names() {
-                let e = if lookup && matches!(jt, JoinType::Left) {
-                    col_q(lq, &n)
-                } else {
-                    col_q(lq, &n)
-                };
+                let e = col_q(lq, &n);
                 if left.is_dynamic(&n) {
                     dynamic.insert(n.clone());
                 }
@@ -1408,7 +1404,7 @@ impl<'e> Planner<'e> {
         if columns.is_empty() {
             return fail(span, "datatable needs at least one column");
         }
-        if values.len() % columns.len() != 0 {
+        if !values.len().is_multiple_of(columns.len()) {
             return fail(
                 span,
                 format!(

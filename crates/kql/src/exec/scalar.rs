@@ -656,7 +656,7 @@ impl Planner<'_> {
                 Ok(Val { expr: when(cond, a).otherwise(b)?, dynamic })
             }
             "case" => {
-                if args.len() < 3 || args.len() % 2 == 0 {
+                if args.len() < 3 || args.len().is_multiple_of(2) {
                     return fail(c.span, "case() takes predicate/value pairs and an else value");
                 }
                 let mut whens = Vec::new();
