@@ -1,6 +1,12 @@
-//! Alert -> incident correlation, Defender-XDR-like: alerts that share an entity (device, user,
-//! mailbox, IP, file hash, URL, domain) within a time window join one incident; the incident
-//! orders its alerts by time and ATT&CK kill-chain stage and names the stages it spans.
+//! Alert -> incident correlation, Defender-XDR-like: alerts that share a linking entity (device,
+//! user, mailbox, IP, file hash, URL, domain; see [`Alert::links`]) within a time window join one
+//! incident, and so do the firings of one correlation rule close in time (one campaign: a
+//! password spray from four Tor exit nodes is one attack, not four). The incident orders its
+//! alerts by time and ATT&CK kill-chain stage and gets a title the way Defender XDR writes them.
+//!
+//! Informational alerts (context such as "legacy authentication used") neither open incidents
+//! nor join them: they stay in `AlertInfo` for hunting, as Defender XDR keeps informational
+//! alerts out of incident correlation.
 //!
 //! [`correlate`] is a pure function: the same alerts (in any order) give the same incidents with
 //! the same ids.
@@ -11,7 +17,7 @@ use bulwark_model::{Entity, EntityKind};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::alert::Alert;
+use crate::alert::{Alert, AlertKind};
 use crate::rules::row_time_secs;
 
 /// ATT&CK tactics in kill-chain order (tag spelling), including the v18 split of
@@ -40,11 +46,14 @@ pub const KILL_CHAIN: &[&str] = &[
 pub struct IncidentConfig {
     /// Two alerts sharing an entity join when at most this many seconds apart.
     pub window_secs: i64,
+    /// Two firings of the same correlation rule join when at most this many seconds apart,
+    /// whatever their entities (one campaign seen from several sources).
+    pub campaign_window_secs: i64,
 }
 
 impl Default for IncidentConfig {
     fn default() -> Self {
-        IncidentConfig { window_secs: 24 * 3600 }
+        IncidentConfig { window_secs: 24 * 3600, campaign_window_secs: 3600 }
     }
 }
 
@@ -71,28 +80,20 @@ pub struct Incident {
     pub entities: Vec<Entity>,
 }
 
-/// Entity kinds strong enough to link alerts.
-fn links(kind: EntityKind) -> bool {
-    matches!(
-        kind,
-        EntityKind::Device
-            | EntityKind::User
-            | EntityKind::Mailbox
-            | EntityKind::Ip
-            | EntityKind::FileHash
-            | EntityKind::Url
-            | EntityKind::Domain
-    )
-}
-
-fn level_rank(level: Option<&str>) -> u8 {
-    match level {
+/// Level as a rank; an alert without a level counts as medium (Sigma's default).
+pub(crate) fn rank(level: Option<&str>) -> u8 {
+    match level.map(str::to_ascii_lowercase).as_deref() {
         Some("critical") => 4,
         Some("high") => 3,
-        Some("medium") => 2,
+        Some("medium") | None => 2,
         Some("low") => 1,
         _ => 0,
     }
+}
+
+/// Whether an alert takes part in incidents: informational alerts do not.
+pub fn opens_incidents(alert: &Alert) -> bool {
+    rank(alert.level.as_deref()) > 0
 }
 
 /// Earliest kill-chain stage of an alert (index into [`KILL_CHAIN`]).
@@ -168,36 +169,54 @@ fn canonical(v: &Value) -> String {
     v.to_string()
 }
 
-/// Groups alerts into incidents.
+/// Groups alerts into incidents. Informational alerts are left out; `Incident::alerts` index
+/// into `alerts`.
 pub fn correlate(alerts: &[Alert], config: &IncidentConfig) -> Vec<Incident> {
     let times: Vec<Option<i64>> = alerts.iter().map(alert_time).collect();
     let mut uf = UnionFind((0..alerts.len()).collect());
-    // entity -> alerts carrying it, to link alerts close in time.
-    let mut by_entity: BTreeMap<(EntityKind, String), Vec<usize>> = BTreeMap::new();
-    for (i, a) in alerts.iter().enumerate() {
-        for e in a.entities.iter().filter(|e| links(e.kind)) {
-            for k in keys(e) {
-                by_entity.entry(k).or_default().push(i);
-            }
-        }
-    }
-    for members in by_entity.values_mut() {
+    let live: Vec<usize> = (0..alerts.len()).filter(|&i| opens_incidents(&alerts[i])).collect();
+    let order = |members: &mut Vec<usize>| {
         members.sort_by_key(|&i| (times[i].unwrap_or(i64::MIN), alert_key(&alerts[i])));
         members.dedup();
-        // Linking neighbours in time order connects every chain of alerts whose gaps fit the window.
+    };
+    // Linking neighbours in time order connects every chain of alerts whose gaps fit the window.
+    let chain = |members: &[usize], window: i64, uf: &mut UnionFind| {
         for pair in members.windows(2) {
             let (a, b) = (pair[0], pair[1]);
             let close = match (times[a], times[b]) {
-                (Some(x), Some(y)) => (y - x).abs() <= config.window_secs,
+                (Some(x), Some(y)) => (y - x).abs() <= window,
                 _ => true,
             };
             if close {
                 uf.union(a, b);
             }
         }
+    };
+    // entity -> alerts carrying it.
+    let mut by_entity: BTreeMap<(EntityKind, String), Vec<usize>> = BTreeMap::new();
+    // correlation rule -> its firings.
+    let mut by_rule: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for &i in &live {
+        let a = &alerts[i];
+        for e in &a.links {
+            for k in keys(e) {
+                by_entity.entry(k).or_default().push(i);
+            }
+        }
+        if a.kind == AlertKind::Correlation {
+            by_rule.entry(a.rule_id.as_str()).or_default().push(i);
+        }
+    }
+    for members in by_entity.values_mut() {
+        order(members);
+        chain(members, config.window_secs, &mut uf);
+    }
+    for members in by_rule.values_mut() {
+        order(members);
+        chain(members, config.campaign_window_secs, &mut uf);
     }
     let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for i in 0..alerts.len() {
+    for &i in &live {
         let root = uf.find(i);
         groups.entry(root).or_default().push(i);
     }
@@ -226,24 +245,11 @@ fn build(alerts: &[Alert], times: &[Option<i64>], mut members: Vec<usize>) -> In
         }
         techniques.extend(a.techniques.iter().cloned());
         entities.extend(a.entities.iter().cloned());
-        severity = severity.max(level_rank(a.level.as_deref()));
+        severity = severity.max(rank(a.level.as_deref()));
     }
     let tactics: Vec<String> = tactics_idx.iter().map(|&p| KILL_CHAIN[p].to_string()).collect();
-    let devices: Vec<&str> = entities
-        .iter()
-        .filter(|e| e.kind == EntityKind::Device)
-        .map(|e| e.value.as_str())
-        .take(3)
-        .collect();
-    let title = if members.len() == 1 {
-        alerts[members[0]].title.clone()
-    } else {
-        let stages =
-            if tactics.is_empty() { "related activity".to_string() } else { tactics.join(", ") };
-        let on =
-            if devices.is_empty() { String::new() } else { format!(" on {}", devices.join(", ")) };
-        format!("Multi-stage incident ({stages}){on}")
-    };
+    let members_alerts: Vec<&Alert> = members.iter().map(|&i| &alerts[i]).collect();
+    let title = crate::title::incident_title(&members_alerts, &tactics);
     let known: Vec<i64> = members.iter().filter_map(|&i| times[i]).collect();
     Incident {
         id: format!("INC-{hash:016x}"),
@@ -262,7 +268,6 @@ fn build(alerts: &[Alert], times: &[Option<i64>], mut members: Vec<usize>) -> In
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alert::AlertKind;
     use serde_json::json;
 
     fn alert(rule: &str, tag: &str, level: &str, time: &str, row: Value) -> Alert {
@@ -331,7 +336,10 @@ mod tests {
         assert_eq!(main.alerts, vec![2, 1, 0]);
         assert_eq!(main.severity, "critical");
         assert_eq!(main.tactics, vec!["initial-access", "execution", "credential-access"]);
-        assert!(main.title.contains("ws1"), "{}", main.title);
+        assert_eq!(
+            main.title,
+            "Multi-stage incident involving Initial access & Credential access on one endpoint"
+        );
         // The ws1 alert five days later is outside the 24 h window.
         assert!(incidents.iter().any(|i| i.alerts == vec![4]));
         assert!(incidents.iter().any(|i| i.alerts == vec![3]));

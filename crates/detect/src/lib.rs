@@ -9,6 +9,7 @@
 //! - [`builtin`]: the built-in analytics pack written by this project.
 //! - [`alert`]: [`Alert`] and entity extraction.
 //! - [`incident`]: [`correlate`], alerts grouped into incidents by shared entities and time.
+//! - [`title`]: Defender-style incident titles.
 //!
 //! Rules are parsed and evaluated by the `rsigma` crates. SigmaHQ rules are under the Detection
 //! Rule License (DRL) 1.1: alerts and converted queries keep each rule's author.
@@ -45,6 +46,7 @@ pub mod kql;
 pub mod logsource;
 pub mod regression;
 pub mod rules;
+pub mod title;
 
 pub use alert::{Alert, AlertKind};
 pub use error::{Error, Result};

@@ -435,7 +435,7 @@ impl RuleSet {
     ) -> Alert {
         let id = r.header.rule_id.clone().unwrap_or_else(|| r.header.rule_title.clone());
         let info = self.info(&id);
-        Alert::new(
+        let mut alert = Alert::new(
             kind,
             id,
             r.header.rule_title.clone(),
@@ -444,7 +444,18 @@ impl RuleSet {
             info.and_then(|i| i.author.clone()),
             target.table,
             row,
-        )
+        );
+        if let Some(body) = r.as_correlation() {
+            use rsigma_parser::CorrelationType as T;
+            if matches!(body.correlation_type, T::Temporal | T::TemporalOrdered) {
+                // A temporal correlation completes on the event that matters (the success
+                // after the spray): all of its entities are the incident's.
+                alert.group = body.group_key.clone();
+            } else {
+                alert.link_only_group(body.group_key.clone());
+            }
+        }
+        alert
     }
 
     /// A correlator over this rule set's correlation rules (stateful, time-windowed).

@@ -156,7 +156,11 @@ fn macro_phish_delivery() {
                        "PhishFilterVerdict": "Phish", "Subject": "Overdue invoice", "AttachmentCount": 1,
                        "RecipientEmailAddress": "a@contoso.com", "SenderFromAddress": "billing@fabrikam-invoices.com"});
     assert_hit("EmailEvents", email.clone(), "Malicious Email Delivered To Inbox");
-    assert_hit("EmailEvents", email, "External Email With Macro Attachment Delivered");
+    assert_hit(
+        "EmailEvents",
+        email,
+        "External Email With An Invoice-Style Subject And Attachments Delivered",
+    );
     let clean = json!({"EmailDirection": "Inbound", "DeliveryAction": "Delivered", "PhishFilterVerdict": "Not phish",
                        "Subject": "Lunch", "AttachmentCount": 0});
     assert_no_hit("EmailEvents", clean, "Malicious Email Delivered To Inbox");

@@ -1,0 +1,155 @@
+//! The demo tenant end to end: generate a small tenant with `bulwark-demo`, hunt it with the
+//! built-in pack, and check the incidents against the ground truth in `scenarios.json`.
+use bulwark_demo::{DemoOptions, GroundTruth, Scenario};
+use bulwark_detect::hunt::{self, Findings};
+use bulwark_detect::{Alert, Incident, IncidentConfig, builtin};
+use bulwark_model::EntityKind;
+use bulwark_store::Store;
+
+/// A fixed end so the tenant does not depend on the clock.
+const END_NS: i64 = 1_795_438_800 * 1_000_000_000; // 2026-11-23T13:00:00Z
+
+fn tenant(seed: u64, events: u64) -> (tempfile::TempDir, Store, GroundTruth) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("store");
+    let options = DemoOptions { events, seed, end: END_NS, ..Default::default() };
+    let summary = bulwark_demo::write_demo(&store, &options, &mut |_| {}).expect("demo");
+    (dir, store, summary.ground_truth)
+}
+
+fn findings(store: &Store) -> Findings {
+    let (rules, report) = builtin::builtin_rules();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    hunt::hunt(store, &rules, &IncidentConfig::default(), &mut |_| {}).expect("hunt")
+}
+
+fn norm(v: &str) -> String {
+    v.to_ascii_lowercase()
+}
+
+fn has_entity(incident: &Incident, kinds: &[EntityKind], value: &str) -> bool {
+    let value = norm(value);
+    incident.entities.iter().any(|e| {
+        kinds.contains(&e.kind) && {
+            let v = norm(&e.value);
+            v == value || v.split('@').next() == Some(value.as_str())
+        }
+    })
+}
+
+/// Ground-truth entities of a scenario an incident must hold to be "its" incident.
+fn matches(incident: &Incident, s: &Scenario) -> bool {
+    let users = [EntityKind::User, EntityKind::Mailbox];
+    s.compromised_devices.iter().any(|d| has_entity(incident, &[EntityKind::Device], d))
+        || s.compromised_users.iter().any(|u| has_entity(incident, &users, u))
+        || s.patient_zero_device
+            .as_deref()
+            .is_some_and(|d| has_entity(incident, &[EntityKind::Device], d))
+        || s.file_hashes.iter().any(|h| has_entity(incident, &[EntityKind::FileHash], h))
+}
+
+fn dump(f: &Findings) -> String {
+    let mut out = String::new();
+    for (n, i) in f.incidents.iter().enumerate() {
+        out.push_str(&format!(
+            "#{} {} [{}] {} alerts\n",
+            n + 1,
+            i.title,
+            i.severity,
+            i.alerts.len()
+        ));
+        let mut titles = std::collections::BTreeMap::new();
+        for &a in &i.alerts {
+            let a: &Alert = &f.alerts[a];
+            *titles.entry((a.title.clone(), a.table.clone())).or_insert(0) += 1;
+        }
+        for ((t, table), c) in titles {
+            out.push_str(&format!("    {c:4} {t} ({table})\n"));
+        }
+        for e in &i.entities {
+            if matches!(
+                e.kind,
+                EntityKind::Device | EntityKind::User | EntityKind::Ip | EntityKind::Mailbox
+            ) {
+                out.push_str(&format!("        {:?} {}\n", e.kind, e.value));
+            }
+        }
+    }
+    out
+}
+
+fn check_seed(seed: u64, events: u64) {
+    let (_dir, store, truth) = tenant(seed, events);
+    let f = findings(&store);
+    let dump = dump(&f);
+    if std::env::var_os("BULWARK_DUMP").is_some() {
+        eprintln!("seed {seed}:\n{dump}");
+    }
+    assert_eq!(truth.scenarios.len(), 3);
+    let mut matched = Vec::new();
+    for s in &truth.scenarios {
+        let hits: Vec<usize> =
+            (0..f.incidents.len()).filter(|&n| matches(&f.incidents[n], s)).collect();
+        assert_eq!(hits.len(), 1, "seed {seed}: scenario {} in {hits:?}\n{dump}", s.id);
+        let incident = &f.incidents[hits[0]];
+        for d in &s.compromised_devices {
+            assert!(
+                has_entity(incident, &[EntityKind::Device], d),
+                "seed {seed}: {} lacks {d}",
+                s.id
+            );
+        }
+        for u in &s.compromised_users {
+            let users = [EntityKind::User, EntityKind::Mailbox];
+            assert!(has_entity(incident, &users, u), "seed {seed}: {} lacks {u}", s.id);
+        }
+        // Titles say what happened, as the ground truth (Defender's wording) does.
+        assert_eq!(incident.title, s.expected_incident_title, "seed {seed}\n{dump}");
+        assert!(!incident.title.contains("fw01"), "an appliance is no endpoint");
+        // The incident's alerts start with the attack, not with background noise before it.
+        let start = bulwark_model::time::parse_datetime_ns(&s.start).map(|ns| ns / 1_000_000_000);
+        assert!(
+            incident.first_seen >= start.map(|t| t - 60),
+            "seed {seed}: {} starts before the attack\n{dump}",
+            s.id
+        );
+        matched.push(hits[0]);
+    }
+    matched.sort_unstable();
+    matched.dedup();
+    assert_eq!(matched.len(), 3, "seed {seed}: scenarios share an incident\n{dump}");
+    for (n, i) in f.incidents.iter().enumerate() {
+        if !matched.contains(&n) {
+            assert!(
+                matches!(i.severity.as_str(), "informational" | "low"),
+                "seed {seed}: noise incident {}\n{dump}",
+                i.title
+            );
+        }
+    }
+    // Incident ids depend on the alerts, not on their order.
+    let mut reversed = f.alerts.clone();
+    reversed.reverse();
+    let ids = |incidents: Vec<Incident>| -> std::collections::BTreeSet<String> {
+        incidents.into_iter().map(|i| i.id).collect()
+    };
+    assert_eq!(
+        ids(f.incidents.clone()),
+        ids(bulwark_detect::correlate(&reversed, &IncidentConfig::default()))
+    );
+}
+
+#[test]
+fn demo_seed_7_has_one_incident_per_scenario() {
+    check_seed(7, 20_000);
+}
+
+#[test]
+fn demo_seed_2_has_one_incident_per_scenario() {
+    check_seed(2, 15_000);
+}
+
+#[test]
+fn demo_seed_3_has_one_incident_per_scenario() {
+    check_seed(3, 15_000);
+}
