@@ -175,7 +175,9 @@ async fn hunt_async(
 
 /// Ids of detection rules that only feed correlations: per the Sigma correlation
 /// specification, rules a correlation references raise no alerts of their own unless that
-/// correlation says `generate: true`.
+/// correlation says `generate: true`. An informational rule a correlation references is a
+/// building block ("a user registered an MFA method") and stays quiet even then: `generate`
+/// is meant for the referenced rules that are alerts in their own right.
 pub fn base_rules_without_alerts(rules: &RuleSet) -> std::collections::HashSet<String> {
     let mut quiet = std::collections::HashSet::new();
     let mut loud = std::collections::HashSet::new();
@@ -186,7 +188,8 @@ pub fn base_rules_without_alerts(rules: &RuleSet) -> std::collections::HashSet<S
                     || rule.name.as_deref() == Some(reference.as_str())
                 {
                     let id = rule.id.clone().unwrap_or_else(|| rule.title.clone());
-                    if corr.generate {
+                    let building_block = rule.level.is_some_and(|l| l.as_str() == "informational");
+                    if corr.generate && !building_block {
                         loud.insert(id);
                     } else {
                         quiet.insert(id);

@@ -171,7 +171,14 @@ pub fn correlation_to_kql(corr: &CorrelationRule, rules: &[SigmaRule]) -> Result
         let mut conv = Converter { rule, target, extends: parts.extends.clone() };
         let mut aliases = Vec::new();
         for field in corr.group_by.iter().chain(value_field.iter()) {
-            let expr = conv.column(field)?;
+            // A field alias names a different field in each referenced rule's events.
+            let source = corr
+                .aliases
+                .iter()
+                .find(|a| &a.alias == field)
+                .and_then(|a| a.mapping.get(reference))
+                .unwrap_or(field);
+            let expr = conv.column(source)?;
             let alias = sanitize_name(field);
             aliases.push((alias.clone(), expr));
             if !columns.contains(&alias) {

@@ -63,6 +63,7 @@ const IDENTITY_STEPS: &[(&[&str], &str)] = &[
     (&["T1078.004", "T1078"], "a successful sign-in"),
     (&["T1114.003", "T1564.008"], "a malicious inbox rule"),
     (&["T1114.002"], "suspicious mailbox access"),
+    (&["T1098.005", "T1556.006"], "a new MFA method"),
     (&["T1098"], "account manipulation"),
 ];
 

@@ -104,6 +104,11 @@ fn every_builtin_rule_converts_to_kql() {
         let kql = result.unwrap_or_else(|e| panic!("{}: {e}", corr.title));
         assert!(kql.contains("// Author: Bulwark"), "{kql}");
         assert!(kql.contains("| summarize "), "{kql}");
+        if corr.title.starts_with("MFA Method Registered") {
+            // The alias maps `user` to each rule's own column.
+            assert!(kql.contains("user = UserPrincipalName"), "{kql}");
+            assert!(kql.contains("user = Identity"), "{kql}");
+        }
         if corr.title.starts_with("Password Spray") {
             eprintln!("{kql}");
             assert!(kql.contains("SigninLogs\n"), "{kql}");
@@ -611,4 +616,44 @@ fn demo_story_becomes_one_multi_stage_incident() {
         incidents.iter().map(|i| &i.id).collect::<Vec<_>>(),
         again.iter().map(|i| &i.id).collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn scripted_sign_in_then_new_mfa_method() {
+    let signin = |upn: &str, agent: &str, t: &str| {
+        obj(json!({"TimeGenerated": t, "ResultType": "0", "UserPrincipalName": upn,
+                   "IPAddress": "185.220.101.47", "UserAgent": agent, "ClientAppUsed": "Other clients"}))
+    };
+    let register = |upn: &str, t: &str| {
+        obj(json!({"TimeGenerated": t, "OperationName": "User registered security info",
+                   "Identity": upn, "Category": "UserManagement",
+                   "InitiatedBy": format!("{{\"user\":{{\"userPrincipalName\":\"{upn}\",\"ipAddress\":\"185.220.101.47\"}}}}")}))
+    };
+    let mut c = pack().correlator().expect("correlations compile");
+    let first = c.process_row(
+        "SigninLogs",
+        &signin("mh@contoso.com", "python-requests/2.31.0", "2026-11-22T02:55:00Z"),
+    );
+    assert!(first.iter().any(|a| a.title == "Successful Sign-In From A Scripting Client"));
+    // Someone else enrolling a phone is not the attacker's registration.
+    let other = c.process_row("AuditLogs", &register("ok@contoso.com", "2026-11-22T03:00:00Z"));
+    assert!(other.iter().all(|a| a.level.as_deref() == Some("informational")), "{other:?}");
+    let fired = c.process_row("AuditLogs", &register("mh@contoso.com", "2026-11-22T03:25:00Z"));
+    let alert = fired
+        .iter()
+        .find(|a| a.title == "MFA Method Registered After A Scripted Sign-In")
+        .expect("correlation fires");
+    // The audit row's initiator (in JSON) is an entity of the alert.
+    assert!(alert.links.iter().any(|e| e.value == "mh@contoso.com"), "{:?}", alert.links);
+
+    // A browser sign-in followed by a registration is onboarding.
+    let mut quiet = pack().correlator().expect("correlations compile");
+    let mut hits = quiet.process_row(
+        "SigninLogs",
+        &signin("new@contoso.com", "Mozilla/5.0", "2026-11-22T02:55:00Z"),
+    );
+    hits.extend(
+        quiet.process_row("AuditLogs", &register("new@contoso.com", "2026-11-22T03:00:00Z")),
+    );
+    assert!(hits.iter().all(|a| a.level.as_deref() == Some("informational")), "{hits:?}");
 }
