@@ -133,11 +133,9 @@ async fn hunt_async(
         cursor.advance().await?;
         cursors.push(cursor);
     }
-    let mut correlator = rules.correlator()?;
-    let quiet_rules = base_rules_without_alerts(rules);
-    let mut report = HuntReport::default();
-    let mut alerts = Vec::new();
-    // k-way merge: always evaluate the earliest pending row of any table.
+    let mut eval = Evaluation::new(rules)?;
+    // k-way merge: always evaluate the earliest pending row of any table (ties: table order,
+    // which is alphabetical, as the streaming detector breaks them).
     while let Some(next) = cursors
         .iter()
         .enumerate()
@@ -147,30 +145,67 @@ async fn hunt_async(
     {
         let cursor = &mut cursors[next];
         if let Some((_, row)) = cursor.head.take() {
-            for alert in correlator.process_row(&cursor.table, &row) {
-                if alert.kind == AlertKind::Detection && quiet_rules.contains(&alert.rule_id) {
-                    continue;
-                }
-                *report.alerts_per_rule.entry(alert.title.clone()).or_default() += 1;
-                alerts.push(alert);
-            }
-            *report.rows_per_table.entry(cursor.table.clone()).or_default() += 1;
-            report.rows_scanned += 1;
-            if report.rows_scanned % 50_000 == 0 {
-                progress(report.rows_scanned);
+            eval.row(&cursor.table, &row);
+            if eval.report.rows_scanned % 50_000 == 0 {
+                progress(eval.report.rows_scanned);
             }
         }
         cursor.advance().await?;
     }
-    progress(report.rows_scanned);
-    report.alerts = alerts.len();
+    progress(eval.report.rows_scanned);
     let product = product_alerts(&ctx, store).await?;
-    report.product_alerts = product.len();
-    alerts.extend(product);
-    let mut incidents = correlate(&alerts, config);
-    incidents.sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then_with(|| a.id.cmp(&b.id)));
-    report.incidents = incidents.len();
-    Ok(Findings { report, alerts, incidents })
+    Ok(eval.finish(product, config))
+}
+
+/// The evaluation state shared by [`hunt`] and [`crate::stream::StreamingDetector`], so both
+/// give the same alerts for the same rows in the same order.
+pub(crate) struct Evaluation<'r> {
+    correlator: crate::Correlator<'r>,
+    quiet: std::collections::HashSet<String>,
+    pub(crate) report: HuntReport,
+    alerts: Vec<Alert>,
+}
+
+impl<'r> Evaluation<'r> {
+    pub(crate) fn new(rules: &'r RuleSet) -> crate::Result<Self> {
+        Ok(Evaluation {
+            correlator: rules.correlator()?,
+            quiet: base_rules_without_alerts(rules),
+            report: HuntReport::default(),
+            alerts: Vec::new(),
+        })
+    }
+
+    /// Evaluates one row; returns the number of alerts it raised (the last ones in `alerts`).
+    pub(crate) fn row(&mut self, table: &str, row: &Map<String, Value>) -> usize {
+        let before = self.alerts.len();
+        for alert in self.correlator.process_row(table, row) {
+            if alert.kind == AlertKind::Detection && self.quiet.contains(&alert.rule_id) {
+                continue;
+            }
+            *self.report.alerts_per_rule.entry(alert.title.clone()).or_default() += 1;
+            self.alerts.push(alert);
+        }
+        *self.report.rows_per_table.entry(table.to_string()).or_default() += 1;
+        self.report.rows_scanned += 1;
+        self.alerts.len() - before
+    }
+
+    pub(crate) fn alerts(&self) -> &[Alert] {
+        &self.alerts
+    }
+
+    /// Adds product alerts and correlates everything into incidents.
+    pub(crate) fn finish(self, product: Vec<Alert>, config: &IncidentConfig) -> Findings {
+        let Evaluation { mut report, mut alerts, .. } = self;
+        report.alerts = alerts.len();
+        report.product_alerts = product.len();
+        alerts.extend(product);
+        let mut incidents = correlate(&alerts, config);
+        incidents.sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then_with(|| a.id.cmp(&b.id)));
+        report.incidents = incidents.len();
+        Findings { report, alerts, incidents }
+    }
 }
 
 /// Ids of detection rules that only feed correlations: per the Sigma correlation
@@ -206,7 +241,6 @@ pub fn base_rules_without_alerts(rules: &RuleSet) -> std::collections::HashSet<S
 async fn product_alerts(ctx: &SessionContext, store: &Store) -> crate::Result<Vec<Alert>> {
     let rows = |table: &'static str| async move {
         let df = ctx.table(table_ref(table)).await.map_err(engine)?;
-        let df = df.filter(col("\"ServiceSource\"").not_eq(lit(SERVICE_SOURCE))).map_err(engine)?;
         let batches = df.collect().await.map_err(engine)?;
         batches_to_json_rows(&batches).map_err(engine)
     };
@@ -215,13 +249,35 @@ async fn product_alerts(ctx: &SessionContext, store: &Store) -> crate::Result<Ve
     }
     let infos = rows("AlertInfo").await?;
     let evidence = rows("AlertEvidence").await?;
+    Ok(product_alerts_from_rows(&infos, &evidence))
+}
+
+/// Whether an `AlertInfo`/`AlertEvidence` row was written by a product other than Bulwark.
+pub(crate) fn is_product_row(row: &Map<String, Value>) -> bool {
+    row.get("ServiceSource").and_then(Value::as_str).is_some_and(|s| s != SERVICE_SOURCE)
+}
+
+/// Product alerts from `AlertInfo` and `AlertEvidence` rows (Bulwark's own rows are skipped):
+/// one alert per `AlertId`, with the entities of all its evidence rows.
+pub fn product_alerts_from_rows(
+    infos: &[Map<String, Value>],
+    evidence: &[Map<String, Value>],
+) -> Vec<Alert> {
+    let mut by_alert: std::collections::HashMap<&str, Vec<&Map<String, Value>>> =
+        std::collections::HashMap::new();
+    for e in evidence.iter().filter(|e| is_product_row(e)) {
+        if let Some(id) = e.get("AlertId").and_then(Value::as_str) {
+            by_alert.entry(id).or_default().push(e);
+        }
+    }
     let mut out = Vec::new();
-    for info in infos {
+    for info in infos.iter().filter(|i| is_product_row(i)) {
         let Some(id) = info.get("AlertId").and_then(Value::as_str) else { continue };
+        let rows = by_alert.get(id).map(Vec::as_slice).unwrap_or(&[]);
         // One merged row per alert: the alert's fields plus every evidence row's entity columns.
         let mut merged = info.clone();
-        for e in evidence.iter().filter(|e| e.get("AlertId").and_then(Value::as_str) == Some(id)) {
-            for (k, v) in e {
+        for e in rows {
+            for (k, v) in *e {
                 merged.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
@@ -248,8 +304,11 @@ async fn product_alerts(ctx: &SessionContext, store: &Store) -> crate::Result<Ve
             &merged,
         );
         // Evidence rows name one entity each; collect them all.
-        for e in evidence.iter().filter(|e| e.get("AlertId").and_then(Value::as_str) == Some(id)) {
+        for e in rows {
             for entity in crate::alert::extract_entities(e) {
+                if crate::alert::is_linking(&entity) && !alert.links.contains(&entity) {
+                    alert.links.push(entity.clone());
+                }
                 if !alert.entities.contains(&entity) {
                     alert.entities.push(entity);
                 }
@@ -257,7 +316,7 @@ async fn product_alerts(ctx: &SessionContext, store: &Store) -> crate::Result<Ve
         }
         out.push(alert);
     }
-    Ok(out)
+    out
 }
 
 fn fnv(text: &str) -> u64 {

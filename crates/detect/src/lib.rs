@@ -8,6 +8,7 @@
 //! - [`kql`]: [`to_kql`], Sigma to KQL an analyst can paste into Defender XDR or Sentinel.
 //! - [`builtin`]: the built-in analytics pack written by this project.
 //! - [`alert`]: [`Alert`] and entity extraction.
+//! - [`stream`]: [`stream::StreamingDetector`], the same rules on events as they arrive.
 //! - [`incident`]: [`correlate`], alerts grouped into incidents by shared entities and time.
 //! - [`title`]: Defender-style incident titles.
 //!
@@ -46,6 +47,7 @@ pub mod kql;
 pub mod logsource;
 pub mod regression;
 pub mod rules;
+pub mod stream;
 pub mod title;
 
 pub use alert::{Alert, AlertKind};
