@@ -128,11 +128,38 @@ pub fn is_linking(e: &Entity) -> bool {
                 || bare.starts_with("umfd-")
                 || bare.starts_with("font driver host"))
         }
-        EntityKind::Ip => {
-            !(v.starts_with("127.") || v == "::1" || v == "0.0.0.0" || v.starts_with("169.254."))
-        }
+        EntityKind::Ip => is_public_ip(&v),
         EntityKind::Device | EntityKind::FileHash | EntityKind::Url | EntityKind::Domain => true,
         _ => false,
+    }
+}
+
+/// Whether an address is routable on the internet. Private, loopback, link-local and shared
+/// (CGNAT) addresses do not link alerts: inside the network they name servers every host talks
+/// to (a domain controller, a proxy, a DNS resolver) and are reused across sites, so linking on
+/// them glues unrelated alerts together. Internal hosts link by device name instead.
+pub fn is_public_ip(text: &str) -> bool {
+    match text.trim().parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            let [a, b, ..] = ip.octets();
+            !(ip.is_private()
+                || ip.is_loopback()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+                || ip.is_multicast()
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            let first = ip.segments()[0];
+            !(ip.is_loopback()
+                || ip.is_unspecified()
+                || ip.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+        // Not an address (a host name in an IP column): let it link like a name.
+        Err(_) => true,
     }
 }
 

@@ -49,11 +49,19 @@ pub struct IncidentConfig {
     /// Two firings of the same correlation rule join when at most this many seconds apart,
     /// whatever their entities (one campaign seen from several sources).
     pub campaign_window_secs: i64,
+    /// An indicator (IP, domain, URL, file hash) seen in alerts about more than this many
+    /// distinct devices and users is common infrastructure (a cloud service, a CDN, an update
+    /// server) rather than an attack's, and does not link alerts.
+    pub max_indicator_spread: usize,
 }
 
 impl Default for IncidentConfig {
     fn default() -> Self {
-        IncidentConfig { window_secs: 24 * 3600, campaign_window_secs: 3600 }
+        IncidentConfig {
+            window_secs: 24 * 3600,
+            campaign_window_secs: 3600,
+            max_indicator_spread: 10,
+        }
     }
 }
 
@@ -207,7 +215,12 @@ pub fn correlate(alerts: &[Alert], config: &IncidentConfig) -> Vec<Incident> {
             by_rule.entry(a.rule_id.as_str()).or_default().push(i);
         }
     }
-    for members in by_entity.values_mut() {
+    for ((kind, _), members) in by_entity.iter_mut() {
+        if !matches!(kind, EntityKind::Device | EntityKind::User)
+            && spread(alerts, members) > config.max_indicator_spread
+        {
+            continue;
+        }
         order(members);
         chain(members, config.window_secs, &mut uf);
     }
@@ -224,6 +237,19 @@ pub fn correlate(alerts: &[Alert], config: &IncidentConfig) -> Vec<Incident> {
         groups.into_values().map(|m| build(alerts, &times, m)).collect();
     incidents.sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then_with(|| a.id.cmp(&b.id)));
     incidents
+}
+
+/// Distinct devices and users named by the alerts `members`.
+fn spread(alerts: &[Alert], members: &[usize]) -> usize {
+    let mut who = BTreeSet::new();
+    for &i in members {
+        for e in &alerts[i].links {
+            if matches!(e.kind, EntityKind::Device | EntityKind::User | EntityKind::Mailbox) {
+                who.extend(keys(e).into_iter().take(1));
+            }
+        }
+    }
+    who.len()
 }
 
 fn build(alerts: &[Alert], times: &[Option<i64>], mut members: Vec<usize>) -> Incident {
