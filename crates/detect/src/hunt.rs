@@ -54,9 +54,16 @@ fn engine(e: impl std::fmt::Display) -> crate::Error {
 struct TableCursor {
     table: String,
     stream: datafusion::physical_plan::SendableRecordBatchStream,
+    /// The batch being read and the offset of its next unconverted row.
+    batch: Option<(RecordBatch, usize)>,
     rows: std::vec::IntoIter<(i64, Map<String, Value>)>,
     head: Option<(i64, Map<String, Value>)>,
 }
+
+/// Rows converted to JSON at a time. All tables' cursors are open at once during the merge, and
+/// a JSON row costs kilobytes: converting whole batches held every table's rows as JSON at
+/// once (~300 MB for a 50k-event tenant); small chunks keep that to a few MB.
+const JSON_CHUNK_ROWS: usize = 256;
 
 impl TableCursor {
     async fn advance(&mut self) -> crate::Result<()> {
@@ -65,14 +72,21 @@ impl TableCursor {
                 self.head = Some(next);
                 return Ok(());
             }
+            if let Some((batch, offset)) = self.batch.take()
+                && offset < batch.num_rows()
+            {
+                let len = JSON_CHUNK_ROWS.min(batch.num_rows() - offset);
+                self.rows = json_rows_with_time(&batch.slice(offset, len))?.into_iter();
+                self.batch = Some((batch, offset + len));
+                continue;
+            }
             match self.stream.next().await {
                 None => {
                     self.head = None;
                     return Ok(());
                 }
                 Some(batch) => {
-                    let batch = batch.map_err(engine)?;
-                    self.rows = json_rows_with_time(&batch)?.into_iter();
+                    self.batch = Some((batch.map_err(engine)?, 0));
                 }
             }
         }
@@ -127,6 +141,7 @@ async fn hunt_async(
         let mut cursor = TableCursor {
             table: schema.name().to_string(),
             stream,
+            batch: None,
             rows: Vec::new().into_iter(),
             head: None,
         };

@@ -328,11 +328,7 @@ impl RuleSet {
             let entry_idx = LOGSOURCES.iter().position(|e| std::ptr::eq(e, entry)).unwrap_or(0);
             for (ti, target) in entry.targets.iter().enumerate() {
                 let b = *self.bucket_of.entry((entry_idx, ti)).or_insert_with(|| {
-                    self.buckets.push(Bucket {
-                        target,
-                        engine: Engine::new(),
-                        pending: Vec::new(),
-                    });
+                    self.buckets.push(Bucket { target, engine: new_engine(), pending: Vec::new() });
                     let idx = self.buckets.len() - 1;
                     self.by_table.entry(target.table.to_string()).or_default().push(idx);
                     idx
@@ -462,6 +458,15 @@ impl RuleSet {
     pub fn correlator(&self) -> Result<Correlator<'_>> {
         Correlator::new(self)
     }
+}
+
+/// An empty rsigma engine configured for our use: no bloom pre-filter index (rsigma builds one
+/// of up to 1 MB per engine even though its pre-filter is off by default, and we never turn it
+/// on; with one engine per logsource and table that was ~80 MB for the SigmaHQ rules).
+fn new_engine() -> Engine {
+    let mut engine = Engine::new();
+    engine.set_bloom_max_bytes(0);
+    engine
 }
 
 /// Whether a row belongs to the target's slice of its table.
