@@ -111,6 +111,8 @@ pub struct RuleSet {
     /// Parsed detection rules, kept for correlations and KQL conversion.
     parsed: Vec<SigmaRule>,
     correlations: Vec<CorrelationRule>,
+    /// When set, rules are compiled into engines only for these tables.
+    only_tables: Option<std::collections::BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for RuleSet {
@@ -327,6 +329,10 @@ impl RuleSet {
         if let Some(entry) = entry {
             let entry_idx = LOGSOURCES.iter().position(|e| std::ptr::eq(e, entry)).unwrap_or(0);
             for (ti, target) in entry.targets.iter().enumerate() {
+                tables.push(target.table.to_string());
+                if self.only_tables.as_ref().is_some_and(|only| !only.contains(target.table)) {
+                    continue;
+                }
                 let b = *self.bucket_of.entry((entry_idx, ti)).or_insert_with(|| {
                     self.buckets.push(Bucket { target, engine: new_engine(), pending: Vec::new() });
                     let idx = self.buckets.len() - 1;
@@ -334,7 +340,6 @@ impl RuleSet {
                     idx
                 });
                 self.buckets[b].pending.push(compiled.clone());
-                tables.push(target.table.to_string());
             }
         }
         RuleInfo {
@@ -373,6 +378,45 @@ impl RuleSet {
                 });
             }
         });
+    }
+
+    /// Evaluates rules only on `tables` from now on: rules loaded later are compiled into
+    /// engines only for those of their tables in the list, and engines already built for other
+    /// tables are dropped. Call it with the tables that hold data before loading a large rule
+    /// set: each (logsource, table) engine builds match automata over its rules' strings, and a
+    /// process-creation rule maps to several tables (Defender, Sysmon, Security 4688), so this
+    /// is most of a rule set's memory. [`RuleInfo::tables`] still lists every mapped table.
+    pub fn restrict_to_tables<I, S>(&mut self, tables: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let only: std::collections::BTreeSet<String> = tables.into_iter().map(Into::into).collect();
+        let keep: Vec<bool> = self.buckets.iter().map(|b| only.contains(b.target.table)).collect();
+        let mut renumber = vec![usize::MAX; self.buckets.len()];
+        let mut next = 0;
+        for (i, k) in keep.iter().enumerate() {
+            if *k {
+                renumber[i] = next;
+                next += 1;
+            }
+        }
+        let mut i = 0;
+        self.buckets.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        self.bucket_of.retain(|_, b| keep[*b]);
+        for b in self.bucket_of.values_mut() {
+            *b = renumber[*b];
+        }
+        self.by_table.retain(|t, _| only.contains(t));
+        for list in self.by_table.values_mut() {
+            for b in list.iter_mut() {
+                *b = renumber[*b];
+            }
+        }
+        self.only_tables = Some(only);
     }
 
     /// Tables that have at least one rule.

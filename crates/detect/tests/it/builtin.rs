@@ -657,3 +657,32 @@ fn scripted_sign_in_then_new_mfa_method() {
     );
     assert!(hits.iter().all(|a| a.level.as_deref() == Some("informational")), "{hits:?}");
 }
+
+#[test]
+fn restricting_tables_drops_other_engines_but_keeps_rule_info() {
+    let signin = obj(json!({"TimeGenerated": "2026-11-22T02:55:00Z", "ResultType": "0",
+                            "UserPrincipalName": "mh@contoso.com", "UserAgent": "python-requests/2.31.0"}));
+    let lsass = obj(process(
+        r"rundll32.exe C:\Windows\System32\comsvcs.dll, MiniDump 624 C:\ProgramData\l.dmp full",
+        r"C:\Windows\System32\rundll32.exe",
+        POWERSHELL,
+    ));
+    // Restricted after loading: engines of other tables go.
+    let mut after = builtin_rules().0;
+    after.restrict_to_tables(["SigninLogs"]);
+    // Restricted before loading: engines of other tables are never built.
+    let mut before = RuleSet::new();
+    before.restrict_to_tables(["SigninLogs"]);
+    bulwark_detect::builtin::load_builtin(&mut before);
+    for rules in [&after, &before] {
+        assert_eq!(rules.tables(), vec!["SigninLogs"]);
+        let hits = rules.evaluate_row("SigninLogs", &signin);
+        assert!(hits.iter().any(|a| a.title == "Successful Sign-In From A Scripting Client"));
+        assert!(rules.evaluate_row("DeviceProcessEvents", &lsass).is_empty());
+        // The rule is still known, with every table its logsource maps to.
+        let info = rules.infos().iter().find(|i| i.title == "LSASS Dumped With Comsvcs MiniDump");
+        assert!(info.is_some_and(|i| i.tables.iter().any(|t| t == "DeviceProcessEvents")));
+    }
+    // The unrestricted pack does see the dump.
+    assert!(!pack().evaluate_row("DeviceProcessEvents", &lsass).is_empty());
+}
