@@ -57,6 +57,11 @@ pub struct Alert {
     pub links: Vec<Entity>,
     /// For a correlation alert, its group-by values (`field`, `value`); empty otherwise.
     pub group: Vec<(String, String)>,
+    /// Hits folded into this alert: the same rule on the same entities again within the
+    /// aggregation window counts here instead of raising another alert (1 for a single hit).
+    pub count: u64,
+    /// Time of the last folded hit, when `count > 1`.
+    pub last_time: Option<String>,
 }
 
 impl Alert {
@@ -92,6 +97,8 @@ impl Alert {
             entities,
             links,
             group: Vec::new(),
+            count: 1,
+            last_time: None,
         }
     }
 

@@ -172,6 +172,11 @@ async fn hunt_async(
     Ok(eval.finish(product, config))
 }
 
+/// Repeated hits of one rule on the same entities within this many seconds of the first are
+/// folded into one alert ([`Alert::count`]), as Defender XDR aggregates a detector's repeats: an
+/// implant beaconing every five minutes is one alert an hour, not three hundred a day.
+pub const AGGREGATION_SECS: i64 = 3600;
+
 /// The evaluation state shared by [`hunt`] and [`crate::stream::StreamingDetector`], so both
 /// give the same alerts for the same rows in the same order.
 pub(crate) struct Evaluation<'r> {
@@ -179,6 +184,16 @@ pub(crate) struct Evaluation<'r> {
     quiet: std::collections::HashSet<String>,
     pub(crate) report: HuntReport,
     alerts: Vec<Alert>,
+    /// (rule, kind, linking entities) -> (alert index, time of its first hit).
+    open: std::collections::HashMap<String, (usize, i64)>,
+}
+
+/// What makes two hits "the same alert again": rule, kind and linking entities.
+fn aggregation_key(alert: &Alert) -> String {
+    let mut links: Vec<String> =
+        alert.links.iter().map(|e| format!("{:?}={}", e.kind, e.value.to_lowercase())).collect();
+    links.sort();
+    format!("{}|{:?}|{}", alert.rule_id, alert.kind, links.join("|"))
 }
 
 impl<'r> Evaluation<'r> {
@@ -188,15 +203,35 @@ impl<'r> Evaluation<'r> {
             quiet: base_rules_without_alerts(rules),
             report: HuntReport::default(),
             alerts: Vec::new(),
+            open: std::collections::HashMap::new(),
         })
     }
 
     /// Evaluates one row; returns the number of alerts it raised (the last ones in `alerts`).
     pub(crate) fn row(&mut self, table: &str, row: &Map<String, Value>) -> usize {
         let before = self.alerts.len();
+        let time = crate::rules::row_time_secs(row);
         for alert in self.correlator.process_row(table, row) {
             if alert.kind == AlertKind::Detection && self.quiet.contains(&alert.rule_id) {
                 continue;
+            }
+            let key = aggregation_key(&alert);
+            if let (Some(t), Some(&(i, first))) = (time, self.open.get(&key))
+                && (0..=AGGREGATION_SECS).contains(&(t - first))
+                && let Some(existing) = self.alerts.get_mut(i)
+            {
+                existing.count += 1;
+                existing.last_time = alert.time;
+                // The repeats' other evidence (each command line, each file) stays visible.
+                for e in alert.entities {
+                    if !existing.entities.contains(&e) {
+                        existing.entities.push(e);
+                    }
+                }
+                continue;
+            }
+            if let Some(t) = time {
+                self.open.insert(key, (self.alerts.len(), t));
             }
             *self.report.alerts_per_rule.entry(alert.title.clone()).or_default() += 1;
             self.alerts.push(alert);

@@ -230,6 +230,10 @@ mod tests {
         let findings = d.finish();
         assert_eq!(findings.report.rows_scanned, 12);
         assert_eq!(findings.incidents.len(), 1);
+        // The spray fired on the 10th, 11th and 12th failures: one alert counting three hits.
+        assert_eq!(findings.alerts.len(), 1);
+        assert_eq!(findings.alerts[0].count, 3);
+        assert_eq!(findings.alerts[0].last_time.as_deref(), Some("2026-11-20T07:11:00Z"));
     }
 
     #[test]
