@@ -46,6 +46,10 @@ pub const KILL_CHAIN: &[&str] = &[
 pub struct IncidentConfig {
     /// Two alerts sharing an entity join when at most this many seconds apart.
     pub window_secs: i64,
+    /// The same for a shared user or mailbox, shorter: an account is touched by many unrelated
+    /// events (a phishing mail it merely received, a password spray that merely tried it), and a
+    /// day-long window would merge separate attacks on one person.
+    pub user_window_secs: i64,
     /// Two firings of the same correlation rule join when at most this many seconds apart,
     /// whatever their entities (one campaign seen from several sources).
     pub campaign_window_secs: i64,
@@ -59,6 +63,7 @@ impl Default for IncidentConfig {
     fn default() -> Self {
         IncidentConfig {
             window_secs: 24 * 3600,
+            user_window_secs: 8 * 3600,
             campaign_window_secs: 3600,
             max_indicator_spread: 10,
         }
@@ -222,7 +227,9 @@ pub fn correlate(alerts: &[Alert], config: &IncidentConfig) -> Vec<Incident> {
             continue;
         }
         order(members);
-        chain(members, config.window_secs, &mut uf);
+        let window =
+            if *kind == EntityKind::User { config.user_window_secs } else { config.window_secs };
+        chain(members, window, &mut uf);
     }
     for members in by_rule.values_mut() {
         order(members);
