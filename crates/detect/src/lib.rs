@@ -8,7 +8,9 @@
 //! - [`kql`]: [`to_kql`], Sigma to KQL an analyst can paste into Defender XDR or Sentinel.
 //! - [`builtin`]: the built-in analytics pack written by this project.
 //! - [`alert`]: [`Alert`] and entity extraction.
-//! - [`stream`]: [`stream::StreamingDetector`], the same rules on events as they arrive.
+//! - [`hunt`]: [`hunt::hunt`] over the store, [`hunt::write_findings`] back into it.
+//! - [`stream`]: [`StreamingDetector`], the same rules on events as they arrive (at ingest),
+//!   with the same findings as a hunt over the stored rows.
 //! - [`incident`]: [`correlate`], alerts grouped into incidents by shared entities and time.
 //! - [`title`]: Defender-style incident titles.
 //!
@@ -58,3 +60,4 @@ pub use regression::{
     Criterion, EventSource, JsonRendering, RegressionReport, run_regression, run_regression_with,
 };
 pub use rules::{Correlator, LoadReport, RuleSet};
+pub use stream::{StreamConfig, StreamingDetector};
