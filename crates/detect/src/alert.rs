@@ -170,6 +170,14 @@ pub fn is_public_ip(text: &str) -> bool {
     }
 }
 
+/// Whether a value is a GUID (`8-4-4-4-12` hex digits).
+fn is_guid(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('-').collect();
+    parts.len() == 5
+        && parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 /// Columns that name the appliance or collector that *reported* the event, per table: a
 /// firewall's `DeviceName` in `CommonSecurityLog` is the observer of a connection, not a host the
 /// attacker touched, so it is no device entity (Defender XDR does not list it either).
@@ -181,6 +189,11 @@ pub const OBSERVER_COLUMNS: &[(&str, &[&str])] =
 pub fn extract_table_entities(table: &str, row: &Map<String, Value>) -> Vec<Entity> {
     let skip: &[&str] = OBSERVER_COLUMNS.iter().find(|(t, _)| *t == table).map_or(&[], |(_, c)| c);
     let mut out = entities_except(row, skip);
+    // Entra ID object ids (`SigninLogs.UserId`) name the same person as the UPN next to them;
+    // analysts read names, so an id stays only when it is all the row says about the user.
+    if out.iter().any(|e| e.kind == EntityKind::User && !is_guid(&e.value)) {
+        out.retain(|e| !(e.kind == EntityKind::User && is_guid(&e.value)));
+    }
     if table == "AuditLogs"
         && let Some(Value::Object(by)) = row
             .get("InitiatedBy")
@@ -314,6 +327,46 @@ mod tests {
         assert!(e.contains(&Entity::new(EntityKind::Ip, "203.0.113.7")));
         assert!(e.contains(&Entity::new(EntityKind::FileHash, "aa")));
         assert_eq!(e.len(), 4);
+    }
+
+    #[test]
+    fn appliances_object_ids_and_builtin_accounts() {
+        let fw = json!({"DeviceName": "fw01", "Computer": "fw01.contoso.com", "SourceIP": "10.20.0.12",
+                        "DestinationIP": "37.120.233.17", "SourceUserName": "CONTOSO\\adm-x"});
+        let e = extract_table_entities("CommonSecurityLog", fw.as_object().unwrap_or(&Map::new()));
+        assert!(e.iter().all(|e| e.kind != EntityKind::Device), "{e:?}");
+        let alert = Alert::new(
+            AlertKind::Detection,
+            "r".into(),
+            "r".into(),
+            None,
+            Vec::new(),
+            None,
+            "CommonSecurityLog",
+            fw.as_object().unwrap_or(&Map::new()),
+        );
+        // The private source address does not link; the external one and the account do.
+        let links: Vec<&str> = alert.links.iter().map(|e| e.value.as_str()).collect();
+        assert_eq!(links, vec!["CONTOSO\\adm-x", "37.120.233.17"]);
+
+        let signin = json!({"UserPrincipalName": "mh@contoso.com",
+                            "UserId": "02b5d4a2-4207-44c6-a221-1c4caf3fad61"});
+        let e = extract_table_entities("SigninLogs", signin.as_object().unwrap_or(&Map::new()));
+        assert_eq!(e, vec![Entity::new(EntityKind::User, "mh@contoso.com")]);
+        let only_id = json!({"UserId": "02b5d4a2-4207-44c6-a221-1c4caf3fad61"});
+        assert_eq!(
+            extract_table_entities("SigninLogs", only_id.as_object().unwrap_or(&Map::new())).len(),
+            1
+        );
+
+        for account in ["SYSTEM", "NT AUTHORITY\\LOCAL SERVICE", "WS01$", "DWM-1"] {
+            assert!(!is_linking(&Entity::new(EntityKind::User, account)), "{account}");
+        }
+        assert!(is_linking(&Entity::new(EntityKind::User, "jdoe")));
+        assert!(
+            !is_public_ip("192.168.1.5") && !is_public_ip("100.64.0.1") && !is_public_ip("fe80::1")
+        );
+        assert!(is_public_ip("185.220.101.4") && is_public_ip("2001:db8::1"));
     }
 
     #[test]
