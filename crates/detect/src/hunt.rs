@@ -503,6 +503,11 @@ pub fn write_findings(store: &Store, findings: &Findings) -> crate::Result<()> {
                 let name = entity.value.rsplit(['\\', '/']).next().unwrap_or(&entity.value);
                 ev.set_str(ix(e, "FileName"), name);
             }
+            if alert.count > 1 {
+                // Folded repeats (see AGGREGATION_SECS): how many hits, until when.
+                let extra = serde_json::json!({"Hits": alert.count, "LastHit": alert.last_time});
+                ev.set_str(ix(e, "AdditionalFields"), &extra.to_string());
+            }
             ev.set_str(ix(e, "Type"), "AlertEvidence");
             ev.end_row();
         }
@@ -528,8 +533,10 @@ pub fn write_findings(store: &Store, findings: &Findings) -> crate::Result<()> {
         inc.set_i64(ix(s, "IncidentNumber"), n as i64 + 1);
         inc.set_str(ix(s, "IncidentName"), &incident.id);
         inc.set_str(ix(s, "Title"), &incident.title);
+        let hits: u64 =
+            incident.alerts.iter().filter_map(|&i| findings.alerts.get(i)).map(|a| a.count).sum();
         let description = format!(
-            "{} alerts; tactics: {}; techniques: {}",
+            "{} alerts ({hits} hits); tactics: {}; techniques: {}",
             incident.alerts.len(),
             if incident.tactics.is_empty() {
                 "none".to_string()

@@ -208,6 +208,54 @@ fn demo_seed_7_has_one_incident_per_scenario() {
     check_seed(7, 20_000);
 }
 
+fn rows(store: &Store, table: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let ctx = store.session_context().expect("ctx");
+    let batches = rt
+        .block_on(async { ctx.table(bulwark_store::table_ref(table)).await?.collect().await })
+        .expect("query");
+    bulwark_store::batches_to_json_rows(&batches).expect("rows")
+}
+
+#[test]
+fn findings_are_written_where_kql_sees_them() {
+    let (_dir, store, truth) = tenant(11, 12_000);
+    let f = findings(&store);
+    hunt::write_findings(&store, &f).expect("write");
+    let incidents = rows(&store, "SecurityIncident");
+    let mut titles: Vec<String> = incidents
+        .iter()
+        .filter_map(|r| r.get("Title").and_then(|t| t.as_str()).map(str::to_string))
+        .collect();
+    titles.sort();
+    let mut expected: Vec<String> =
+        truth.scenarios.iter().map(|s| s.expected_incident_title.clone()).collect();
+    expected.sort();
+    assert_eq!(titles, expected);
+    // Each incident lists its alerts, and every listed alert is in AlertInfo.
+    let info = rows(&store, "AlertInfo");
+    let ids: std::collections::BTreeSet<&str> =
+        info.iter().filter_map(|r| r.get("AlertId").and_then(|v| v.as_str())).collect();
+    for inc in &incidents {
+        let listed: Vec<String> = inc
+            .get("AlertIds")
+            .and_then(|v| v.as_str())
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default();
+        assert!(!listed.is_empty());
+        assert!(listed.iter().all(|a| ids.contains(a.as_str())), "{listed:?}");
+    }
+    // The firewall is no device in the evidence; repeated beacons are counted, not repeated.
+    let evidence = rows(&store, "AlertEvidence");
+    assert!(evidence.iter().all(|r| r.get("DeviceName").and_then(|v| v.as_str()) != Some("fw01")));
+    assert!(evidence.iter().any(|r| {
+        r.get("AdditionalFields").and_then(|v| v.as_str()).is_some_and(|s| s.contains("\"Hits\""))
+    }));
+    // Writing again replaces, not appends.
+    hunt::write_findings(&store, &f).expect("rewrite");
+    assert_eq!(rows(&store, "SecurityIncident").len(), incidents.len());
+}
+
 #[test]
 fn demo_seed_2_has_one_incident_per_scenario() {
     check_seed(2, 15_000);
