@@ -120,3 +120,107 @@ pub fn incident_title(alerts: &[&Alert], tactics: &[String]) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::AlertKind;
+    use serde_json::{Value, json};
+
+    fn alert(title: &str, table: &str, tags: &[&str], row: Value) -> Alert {
+        Alert::new(
+            AlertKind::Detection,
+            title.into(),
+            title.into(),
+            Some("high".into()),
+            tags.iter().map(|t| (*t).to_string()).collect(),
+            None,
+            table,
+            row.as_object().unwrap_or(&serde_json::Map::new()),
+        )
+    }
+
+    fn title(alerts: &[Alert]) -> String {
+        let refs: Vec<&Alert> = alerts.iter().collect();
+        // Tactics present, in kill-chain order, as `incident::build` passes them.
+        let tactics: Vec<String> = crate::incident::KILL_CHAIN
+            .iter()
+            .filter(|k| alerts.iter().any(|a| a.tags.iter().any(|t| t == &format!("attack.{k}"))))
+            .map(|k| (*k).to_string())
+            .collect();
+        incident_title(&refs, &tactics)
+    }
+
+    #[test]
+    fn multi_stage_names_first_and_last_tactic_and_counts_endpoints() {
+        let a =
+            alert("A", "DeviceProcessEvents", &["attack.execution"], json!({"DeviceName": "ws1"}));
+        let b = alert(
+            "B",
+            "DeviceProcessEvents",
+            &["attack.command-and-control"],
+            json!({"DeviceName": "ws1.contoso.com"}),
+        );
+        // `ws1` and `ws1.contoso.com` are one endpoint.
+        assert_eq!(
+            title(&[a.clone(), b.clone()]),
+            "Multi-stage incident involving Execution & Command and control on one endpoint"
+        );
+        let c = alert("C", "DeviceFileEvents", &["attack.impact"], json!({"DeviceName": "srv2"}));
+        assert_eq!(
+            title(&[a.clone(), b, c]),
+            "Multi-stage incident involving Execution & Impact on multiple endpoints"
+        );
+        let d = alert("D", "DeviceFileEvents", &["attack.execution"], json!({"DeviceName": "ws1"}));
+        assert_eq!(title(&[a.clone(), d]), "Execution incident on one endpoint");
+        assert_eq!(title(&[a]), "A on one endpoint");
+    }
+
+    #[test]
+    fn identity_attacks_read_as_a_story() {
+        let mut spray = alert(
+            "S",
+            "SigninLogs",
+            &["attack.credential-access"],
+            json!({"IPAddress": "185.220.101.4"}),
+        );
+        spray.techniques = vec!["T1110.003".into()];
+        let mut signin = alert(
+            "I",
+            "SigninLogs",
+            &["attack.initial-access"],
+            json!({"UserPrincipalName": "a@b.c"}),
+        );
+        signin.techniques = vec!["T1078.004".into()];
+        let mut rule =
+            alert("R", "OfficeActivity", &["attack.collection"], json!({"UserId": "a@b.c"}));
+        rule.techniques = vec!["T1114.003".into()];
+        assert_eq!(
+            title(&[spray.clone(), signin.clone(), rule]),
+            "Password spray followed by a successful sign-in and a malicious inbox rule"
+        );
+        assert_eq!(
+            title(&[spray.clone(), signin]),
+            "Password spray followed by a successful sign-in"
+        );
+        // A spray alone is no story.
+        assert_eq!(title(&[spray]), "S");
+    }
+
+    #[test]
+    fn a_product_verdict_names_the_threat() {
+        let av = alert(
+            "Antivirus Detected Malware",
+            "DeviceEvents",
+            &["attack.execution"],
+            json!({"DeviceName": "ws1"}),
+        );
+        let product = alert(
+            "'AgentTesla' malware was prevented",
+            "AlertInfo",
+            &[],
+            json!({"DeviceName": "ws1"}),
+        );
+        assert_eq!(title(&[av, product]), "'AgentTesla' malware was prevented on one endpoint");
+    }
+}
