@@ -114,6 +114,18 @@ fn dump(f: &Findings) -> String {
     out
 }
 
+/// `CommandAndControl` -> `command-and-control` (ATT&CK tag spelling).
+fn kebab(camel: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
 fn check_seed(seed: u64, events: u64) {
     let (_dir, store, truth) = tenant(seed, events);
     let f = findings(&store);
@@ -166,6 +178,18 @@ fn check_seed(seed: u64, events: u64) {
         for u in &s.compromised_users {
             let users = [EntityKind::User, EntityKind::Mailbox];
             assert!(has_entity(incident, &users, u), "seed {seed}: {} lacks {u}", s.id);
+        }
+        // A multi-stage attack's incident spans every stage's tactic.
+        if s.stages.len() >= 3 {
+            for stage in &s.stages {
+                let tactic = kebab(&stage.tactic);
+                assert!(
+                    incident.tactics.contains(&tactic),
+                    "seed {seed}: {}: no {tactic} alert for stage '{}'",
+                    s.id,
+                    stage.name
+                );
+            }
         }
         // Titles say what happened, as the ground truth (Defender's wording) does.
         assert_eq!(incident.title, s.expected_incident_title, "seed {seed}\n{dump}");
