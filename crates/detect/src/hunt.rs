@@ -172,9 +172,10 @@ async fn hunt_async(
     Ok(eval.finish(product, config))
 }
 
-/// Repeated hits of one rule on the same entities within this many seconds of the first are
-/// folded into one alert ([`Alert::count`]), as Defender XDR aggregates a detector's repeats: an
-/// implant beaconing every five minutes is one alert an hour, not three hundred a day.
+/// A hit of one rule on the same entities at most this many seconds after that alert's last hit
+/// is folded into it ([`Alert::count`], [`Alert::last_time`]), as Defender XDR aggregates a
+/// detector's repeats: an implant beaconing every five minutes all night is one alert, not
+/// three hundred. A pause longer than this starts a new alert.
 pub const AGGREGATION_SECS: i64 = 3600;
 
 /// The evaluation state shared by [`hunt`] and [`crate::stream::StreamingDetector`], so both
@@ -184,7 +185,7 @@ pub(crate) struct Evaluation<'r> {
     quiet: std::collections::HashSet<String>,
     pub(crate) report: HuntReport,
     alerts: Vec<Alert>,
-    /// (rule, kind, linking entities) -> (alert index, time of its first hit).
+    /// (rule, kind, linking entities) -> (alert index, time of its last hit).
     open: std::collections::HashMap<String, (usize, i64)>,
 }
 
@@ -216,10 +217,11 @@ impl<'r> Evaluation<'r> {
                 continue;
             }
             let key = aggregation_key(&alert);
-            if let (Some(t), Some(&(i, first))) = (time, self.open.get(&key))
-                && (0..=AGGREGATION_SECS).contains(&(t - first))
+            if let (Some(t), Some(&mut (i, ref mut last))) = (time, self.open.get_mut(&key))
+                && (0..=AGGREGATION_SECS).contains(&(t - *last))
                 && let Some(existing) = self.alerts.get_mut(i)
             {
+                *last = t;
                 existing.count += 1;
                 existing.last_time = alert.time;
                 // The repeats' other evidence (each command line, each file) stays visible.

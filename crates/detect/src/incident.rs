@@ -192,17 +192,44 @@ pub fn correlate(alerts: &[Alert], config: &IncidentConfig) -> Vec<Incident> {
         members.sort_by_key(|&i| (times[i].unwrap_or(i64::MIN), alert_key(&alerts[i])));
         members.dedup();
     };
-    // Linking neighbours in time order connects every chain of alerts whose gaps fit the window.
-    let chain = |members: &[usize], window: i64, uf: &mut UnionFind| {
-        for pair in members.windows(2) {
-            let (a, b) = (pair[0], pair[1]);
-            let close = match (times[a], times[b]) {
-                (Some(x), Some(y)) => (y - x).abs() <= window,
-                _ => true,
-            };
-            if close {
-                uf.union(a, b);
+    // An alert that folded repeats spans first..last hit (a beacon all night); the gap to the
+    // next alert is measured from the end of that span.
+    let ends: Vec<Option<i64>> = alerts
+        .iter()
+        .zip(&times)
+        .map(|(a, t)| {
+            let last = a.last_time.as_deref().and_then(crate::rules::time_text_secs);
+            match (t, last) {
+                (Some(t), Some(l)) => Some(l.max(*t)),
+                (t, _) => *t,
             }
+        })
+        .collect();
+    // Walking the members in time order and linking each to the one whose span reaches
+    // furthest connects every chain of alerts whose gaps fit the window.
+    let chain = |members: &[usize], window: i64, uf: &mut UnionFind| {
+        let mut reach: Option<(i64, usize)> = None;
+        let mut prev: Option<usize> = None;
+        for &m in members {
+            match (reach, times[m]) {
+                (Some((end, r)), Some(start)) => {
+                    if start - end <= window {
+                        uf.union(r, m);
+                    }
+                }
+                // Without times, neighbours link (as before any window applies).
+                _ => {
+                    if let Some(p) = prev {
+                        uf.union(p, m);
+                    }
+                }
+            }
+            if let Some(end) = ends[m]
+                && reach.is_none_or(|(r, _)| end > r)
+            {
+                reach = Some((end, m));
+            }
+            prev = Some(m);
         }
     };
     // entity -> alerts carrying it.
@@ -241,7 +268,7 @@ pub fn correlate(alerts: &[Alert], config: &IncidentConfig) -> Vec<Incident> {
         groups.entry(root).or_default().push(i);
     }
     let mut incidents: Vec<Incident> =
-        groups.into_values().map(|m| build(alerts, &times, m)).collect();
+        groups.into_values().map(|m| build(alerts, &times, &ends, m)).collect();
     incidents.sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then_with(|| a.id.cmp(&b.id)));
     incidents
 }
@@ -259,7 +286,12 @@ fn spread(alerts: &[Alert], members: &[usize]) -> usize {
     who.len()
 }
 
-fn build(alerts: &[Alert], times: &[Option<i64>], mut members: Vec<usize>) -> Incident {
+fn build(
+    alerts: &[Alert],
+    times: &[Option<i64>],
+    ends: &[Option<i64>],
+    mut members: Vec<usize>,
+) -> Incident {
     members
         .sort_by_key(|&i| (times[i].unwrap_or(i64::MIN), stage(&alerts[i]), alert_key(&alerts[i])));
     let mut keys: Vec<String> = members.iter().map(|&i| alert_key(&alerts[i])).collect();
@@ -283,7 +315,8 @@ fn build(alerts: &[Alert], times: &[Option<i64>], mut members: Vec<usize>) -> In
     let tactics: Vec<String> = tactics_idx.iter().map(|&p| KILL_CHAIN[p].to_string()).collect();
     let members_alerts: Vec<&Alert> = members.iter().map(|&i| &alerts[i]).collect();
     let title = crate::title::incident_title(&members_alerts, &tactics);
-    let known: Vec<i64> = members.iter().filter_map(|&i| times[i]).collect();
+    let mut known: Vec<i64> = members.iter().filter_map(|&i| times[i]).collect();
+    known.extend(members.iter().filter_map(|&i| ends[i]));
     Incident {
         id: format!("INC-{hash:016x}"),
         title,
@@ -376,6 +409,35 @@ mod tests {
         // The ws1 alert five days later is outside the 24 h window.
         assert!(incidents.iter().any(|i| i.alerts == vec![4]));
         assert!(incidents.iter().any(|i| i.alerts == vec![3]));
+    }
+
+    #[test]
+    fn a_folded_alert_links_from_the_end_of_its_span() {
+        let mut beacon = alert(
+            "beacon",
+            "attack.command-and-control",
+            "high",
+            "2026-11-20T00:00:00Z",
+            json!({"DeviceName": "ws1"}),
+        );
+        let exfil = alert(
+            "exfil",
+            "attack.exfiltration",
+            "high",
+            "2026-11-21T16:00:00Z",
+            json!({"DeviceName": "ws1"}),
+        );
+        // 40 h after the first beacon: too far for one incident...
+        assert_eq!(
+            correlate(&[beacon.clone(), exfil.clone()], &IncidentConfig::default()).len(),
+            2
+        );
+        // ...but the beacon went on until 10 h before the exfiltration.
+        beacon.count = 360;
+        beacon.last_time = Some("2026-11-21T06:00:00Z".into());
+        let one = correlate(&[beacon, exfil], &IncidentConfig::default());
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].last_seen.map(|t| t - one[0].first_seen.unwrap_or(0)), Some(40 * 3600));
     }
 
     #[test]

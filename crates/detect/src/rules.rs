@@ -601,16 +601,24 @@ fn collect_yaml(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> 
     Ok(())
 }
 
+/// Parses a time as written in rows (RFC 3339, or `YYYY-MM-DD hh:mm:ss[.f]` in UTC) as Unix
+/// seconds.
+pub fn time_text_secs(s: &str) -> Option<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp());
+    }
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc().timestamp())
+}
+
 /// Parses a row's time (`TimeGenerated`, `Timestamp` or `TimeCreated`) as Unix seconds.
 pub fn row_time_secs(row: &Map<String, Value>) -> Option<i64> {
     for key in ["TimeGenerated", "Timestamp", "TimeCreated", "EventTime"] {
         match row.get(key) {
             Some(Value::String(s)) => {
-                if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-                    return Some(t.timestamp());
-                }
-                if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f") {
-                    return Some(t.and_utc().timestamp());
+                if let Some(t) = time_text_secs(s) {
+                    return Some(t);
                 }
             }
             Some(Value::Number(n)) => return n.as_i64(),
