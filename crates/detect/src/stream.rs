@@ -118,8 +118,10 @@ impl<'r> StreamingDetector<'r> {
         })
     }
 
-    /// Takes a batch of `table` rows; returns the alerts raised by the rows it released for
-    /// evaluation (this batch's and earlier buffered ones).
+    /// Takes a batch of `table` rows; returns the new alerts raised by the rows it released for
+    /// evaluation (this batch's and earlier buffered ones). A repeat folded into an earlier
+    /// alert (see [`crate::hunt::AGGREGATION_SECS`]) is not returned again; the final counts are
+    /// in [`StreamingDetector::finish`]'s findings.
     pub fn push(&mut self, table: &str, batch: &RecordBatch) -> crate::Result<Vec<Alert>> {
         let product = matches!(table, "AlertInfo" | "AlertEvidence");
         if batch.num_rows() == 0 || !(product || self.tables.contains(table)) {
