@@ -346,6 +346,16 @@ fn gate(target: &Target) -> Option<String> {
             target.action_types.iter().map(|c| lit(c)).collect::<Vec<_>>().join(", ")
         ));
     }
+    if target.unix_only {
+        // The first path column the table has, as the engine's gate reads it.
+        let schema = registry().get(target.table);
+        if let Some(column) = crate::logsource::UNIX_PATH_COLUMNS
+            .iter()
+            .find(|c| schema.is_some_and(|s| s.column(c).is_some()))
+        {
+            parts.push(format!("{column} startswith \"/\""));
+        }
+    }
     (!parts.is_empty()).then(|| parts.join(" and "))
 }
 

@@ -537,6 +537,15 @@ fn gate_accepts(target: &Target, row: &Map<String, Value>) -> bool {
             return false;
         }
     }
+    if target.unix_only {
+        let path = crate::logsource::UNIX_PATH_COLUMNS
+            .iter()
+            .find_map(|c| row.get(*c).and_then(Value::as_str))
+            .unwrap_or("");
+        if !path.starts_with('/') {
+            return false;
+        }
+    }
     true
 }
 

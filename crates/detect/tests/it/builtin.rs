@@ -686,3 +686,30 @@ fn restricting_tables_drops_other_engines_but_keeps_rule_info() {
     // The unrestricted pack does see the dump.
     assert!(!pack().evaluate_row("DeviceProcessEvents", &lsass).is_empty());
 }
+
+#[test]
+fn linux_and_macos_rules_only_judge_unix_devices() {
+    let mut rules = RuleSet::new();
+    let report = rules.add_yaml(
+        r#"
+title: Space After Filename - macOS
+id: b6e2a2e3-2d30-43b1-a4ea-071e36595690
+logsource: {product: macos, category: process_creation}
+detection:
+    selection: {CommandLine|endswith: ' '}
+    condition: selection
+level: low
+"#,
+        "test",
+    );
+    assert_eq!(report.loaded, 1);
+    let windows = obj(json!({"FolderPath": r"C:\Windows\System32\cmd.exe",
+                             "ProcessCommandLine": r#""C:\Windows\system32\cmd.exe" "#}));
+    assert!(rules.evaluate_row("DeviceProcessEvents", &windows).is_empty());
+    let mac =
+        obj(json!({"FolderPath": "/tmp/invoice.pdf ", "ProcessCommandLine": "/tmp/invoice.pdf "}));
+    assert_eq!(rules.evaluate_row("DeviceProcessEvents", &mac).len(), 1);
+    // The KQL says the same.
+    let kql = to_kql(&rules.parsed_rules()[0]).expect("kql");
+    assert!(kql.contains(r#"FolderPath startswith "/""#), "{kql}");
+}
