@@ -73,6 +73,9 @@ pub struct DemoArgs {
     /// Add to an existing data directory instead of refusing when it already has data.
     #[arg(long)]
     pub append: bool,
+    /// Skip running detection at the end (large tenants for benchmarks).
+    #[arg(long)]
+    pub no_detect: bool,
 }
 
 #[derive(Debug, Args)]
@@ -282,6 +285,19 @@ pub enum SchemaCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Five hunting queries over the store: KQL through Bulwark's engine vs the same logic in
+    /// DataFusion SQL and (with --duckdb) DuckDB, over the same Parquet files, in one run.
+    Kql {
+        /// Timed runs per query (the median is reported, after one warm-up run).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Also time DuckDB through `python3 -c 'import duckdb'` (pip package `duckdb`).
+        #[arg(long)]
+        duckdb: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
     /// Demo generation alone, then generation written to a temporary store.
     Demo {
         /// Background events.

@@ -14,7 +14,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(args) => demo(&data_dir, &args, cli.quiet),
         Command::Tables(args) => tables(&data_dir, &args),
         Command::Schema(cmd) => schema(&data_dir, cmd),
-        Command::Bench(cmd) => bench(cmd),
+        Command::Bench(cmd) => bench(cmd, &data_dir),
         Command::Ingest(args) => ingest(&open_store(&data_dir)?, &args, cli.quiet),
         Command::Detect(args) => crate::hunting::detect(&open_store(&data_dir)?, &args, cli.quiet),
         Command::Incidents(cmd) => crate::hunting::incidents(&open_store(&data_dir)?, cmd),
@@ -65,10 +65,14 @@ fn demo(data_dir: &std::path::Path, args: &DemoArgs, quiet: bool) -> Result<Exit
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
     // Detection over the new tenant, so it has alerts and incidents like a real one.
-    let rules = crate::hunting::load_rules(&[], true, quiet)?;
-    let detect_started = Instant::now();
-    let findings = crate::hunting::run_detection(&store, &rules, quiet)?;
-    let detect_elapsed = detect_started.elapsed().as_secs_f64();
+    let detection = if args.no_detect {
+        None
+    } else {
+        let rules = crate::hunting::load_rules(&[], true, quiet)?;
+        let detect_started = Instant::now();
+        let findings = crate::hunting::run_detection(&store, &rules, quiet)?;
+        Some((findings, detect_started.elapsed().as_secs_f64()))
+    };
     if quiet {
         return Ok(ExitCode::SUCCESS);
     }
@@ -99,7 +103,9 @@ fn demo(data_dir: &std::path::Path, args: &DemoArgs, quiet: bool) -> Result<Exit
         data_dir.join("scenarios.json").display()
     )?;
     writeln!(out)?;
-    crate::hunting::print_findings(&findings, detect_elapsed)?;
+    if let Some((findings, detect_elapsed)) = &detection {
+        crate::hunting::print_findings(findings, *detect_elapsed)?;
+    }
     writeln!(
         out,
         "Next: `bulwark --data-dir {0} incidents show N` for an incident's alerts and entities, `bulwark --data-dir {0} tables` for the data.",
@@ -307,8 +313,11 @@ fn schema(data_dir: &std::path::Path, cmd: SchemaCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench(cmd: BenchCommand) -> Result<ExitCode> {
+fn bench(cmd: BenchCommand, data_dir: &std::path::Path) -> Result<ExitCode> {
     match cmd {
+        BenchCommand::Kql { runs, duckdb, format } => {
+            return crate::bench_kql::run(&open_store(data_dir)?, runs, duckdb, format);
+        }
         BenchCommand::Demo { events, format } => {
             let options = bulwark_demo::DemoOptions {
                 events,

@@ -54,9 +54,16 @@ fn engine(e: impl std::fmt::Display) -> crate::Error {
 struct TableCursor {
     table: String,
     stream: datafusion::physical_plan::SendableRecordBatchStream,
+    /// The batch being read and the offset of its next unconverted row.
+    batch: Option<(RecordBatch, usize)>,
     rows: std::vec::IntoIter<(i64, Map<String, Value>)>,
     head: Option<(i64, Map<String, Value>)>,
 }
+
+/// Rows converted to JSON at a time. All tables' cursors are open at once during the merge, and
+/// a JSON row costs kilobytes: converting whole batches held every table's rows as JSON at
+/// once (~300 MB for a 50k-event tenant); small chunks keep that to a few MB.
+const JSON_CHUNK_ROWS: usize = 256;
 
 impl TableCursor {
     async fn advance(&mut self) -> crate::Result<()> {
@@ -65,14 +72,21 @@ impl TableCursor {
                 self.head = Some(next);
                 return Ok(());
             }
+            if let Some((batch, offset)) = self.batch.take()
+                && offset < batch.num_rows()
+            {
+                let len = JSON_CHUNK_ROWS.min(batch.num_rows() - offset);
+                self.rows = json_rows_with_time(&batch.slice(offset, len))?.into_iter();
+                self.batch = Some((batch, offset + len));
+                continue;
+            }
             match self.stream.next().await {
                 None => {
                     self.head = None;
                     return Ok(());
                 }
                 Some(batch) => {
-                    let batch = batch.map_err(engine)?;
-                    self.rows = json_rows_with_time(&batch)?.into_iter();
+                    self.batch = Some((batch.map_err(engine)?, 0));
                 }
             }
         }
@@ -127,17 +141,16 @@ async fn hunt_async(
         let mut cursor = TableCursor {
             table: schema.name().to_string(),
             stream,
+            batch: None,
             rows: Vec::new().into_iter(),
             head: None,
         };
         cursor.advance().await?;
         cursors.push(cursor);
     }
-    let mut correlator = rules.correlator()?;
-    let quiet_rules = base_rules_without_alerts(rules);
-    let mut report = HuntReport::default();
-    let mut alerts = Vec::new();
-    // k-way merge: always evaluate the earliest pending row of any table.
+    let mut eval = Evaluation::new(rules)?;
+    // k-way merge: always evaluate the earliest pending row of any table (ties: table order,
+    // which is alphabetical, as the streaming detector breaks them).
     while let Some(next) = cursors
         .iter()
         .enumerate()
@@ -147,35 +160,111 @@ async fn hunt_async(
     {
         let cursor = &mut cursors[next];
         if let Some((_, row)) = cursor.head.take() {
-            for alert in correlator.process_row(&cursor.table, &row) {
-                if alert.kind == AlertKind::Detection && quiet_rules.contains(&alert.rule_id) {
-                    continue;
-                }
-                *report.alerts_per_rule.entry(alert.title.clone()).or_default() += 1;
-                alerts.push(alert);
-            }
-            *report.rows_per_table.entry(cursor.table.clone()).or_default() += 1;
-            report.rows_scanned += 1;
-            if report.rows_scanned % 50_000 == 0 {
-                progress(report.rows_scanned);
+            eval.row(&cursor.table, &row);
+            if eval.report.rows_scanned % 50_000 == 0 {
+                progress(eval.report.rows_scanned);
             }
         }
         cursor.advance().await?;
     }
-    progress(report.rows_scanned);
-    report.alerts = alerts.len();
+    progress(eval.report.rows_scanned);
     let product = product_alerts(&ctx, store).await?;
-    report.product_alerts = product.len();
-    alerts.extend(product);
-    let mut incidents = correlate(&alerts, config);
-    incidents.sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then_with(|| a.id.cmp(&b.id)));
-    report.incidents = incidents.len();
-    Ok(Findings { report, alerts, incidents })
+    Ok(eval.finish(product, config))
+}
+
+/// A hit of one rule on the same entities at most this many seconds after that alert's last hit
+/// is folded into it ([`Alert::count`], [`Alert::last_time`]), as Defender XDR aggregates a
+/// detector's repeats: an implant beaconing every five minutes all night is one alert, not
+/// three hundred. A pause longer than this starts a new alert.
+pub const AGGREGATION_SECS: i64 = 3600;
+
+/// The evaluation state shared by [`hunt`] and [`crate::stream::StreamingDetector`], so both
+/// give the same alerts for the same rows in the same order.
+pub(crate) struct Evaluation<'r> {
+    correlator: crate::Correlator<'r>,
+    quiet: std::collections::HashSet<String>,
+    pub(crate) report: HuntReport,
+    alerts: Vec<Alert>,
+    /// (rule, kind, linking entities) -> (alert index, time of its last hit).
+    open: std::collections::HashMap<String, (usize, i64)>,
+}
+
+/// What makes two hits "the same alert again": rule, kind and linking entities.
+fn aggregation_key(alert: &Alert) -> String {
+    let mut links: Vec<String> =
+        alert.links.iter().map(|e| format!("{:?}={}", e.kind, e.value.to_lowercase())).collect();
+    links.sort();
+    format!("{}|{:?}|{}", alert.rule_id, alert.kind, links.join("|"))
+}
+
+impl<'r> Evaluation<'r> {
+    pub(crate) fn new(rules: &'r RuleSet) -> crate::Result<Self> {
+        Ok(Evaluation {
+            correlator: rules.correlator()?,
+            quiet: base_rules_without_alerts(rules),
+            report: HuntReport::default(),
+            alerts: Vec::new(),
+            open: std::collections::HashMap::new(),
+        })
+    }
+
+    /// Evaluates one row; returns the number of alerts it raised (the last ones in `alerts`).
+    pub(crate) fn row(&mut self, table: &str, row: &Map<String, Value>) -> usize {
+        let before = self.alerts.len();
+        let time = crate::rules::row_time_secs(row);
+        for alert in self.correlator.process_row(table, row) {
+            if alert.kind == AlertKind::Detection && self.quiet.contains(&alert.rule_id) {
+                continue;
+            }
+            let key = aggregation_key(&alert);
+            if let (Some(t), Some(&mut (i, ref mut last))) = (time, self.open.get_mut(&key))
+                && (0..=AGGREGATION_SECS).contains(&(t - *last))
+                && let Some(existing) = self.alerts.get_mut(i)
+            {
+                *last = t;
+                existing.count += 1;
+                existing.last_time = alert.time;
+                // The repeats' other evidence (each command line, each file) stays visible.
+                for e in alert.entities {
+                    if !existing.entities.contains(&e) {
+                        existing.entities.push(e);
+                    }
+                }
+                continue;
+            }
+            if let Some(t) = time {
+                self.open.insert(key, (self.alerts.len(), t));
+            }
+            *self.report.alerts_per_rule.entry(alert.title.clone()).or_default() += 1;
+            self.alerts.push(alert);
+        }
+        *self.report.rows_per_table.entry(table.to_string()).or_default() += 1;
+        self.report.rows_scanned += 1;
+        self.alerts.len() - before
+    }
+
+    pub(crate) fn alerts(&self) -> &[Alert] {
+        &self.alerts
+    }
+
+    /// Adds product alerts and correlates everything into incidents.
+    pub(crate) fn finish(self, product: Vec<Alert>, config: &IncidentConfig) -> Findings {
+        let Evaluation { mut report, mut alerts, .. } = self;
+        report.alerts = alerts.len();
+        report.product_alerts = product.len();
+        alerts.extend(product);
+        let mut incidents = correlate(&alerts, config);
+        incidents.sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then_with(|| a.id.cmp(&b.id)));
+        report.incidents = incidents.len();
+        Findings { report, alerts, incidents }
+    }
 }
 
 /// Ids of detection rules that only feed correlations: per the Sigma correlation
 /// specification, rules a correlation references raise no alerts of their own unless that
-/// correlation says `generate: true`.
+/// correlation says `generate: true`. An informational rule a correlation references is a
+/// building block ("a user registered an MFA method") and stays quiet even then: `generate`
+/// is meant for the referenced rules that are alerts in their own right.
 pub fn base_rules_without_alerts(rules: &RuleSet) -> std::collections::HashSet<String> {
     let mut quiet = std::collections::HashSet::new();
     let mut loud = std::collections::HashSet::new();
@@ -186,7 +275,8 @@ pub fn base_rules_without_alerts(rules: &RuleSet) -> std::collections::HashSet<S
                     || rule.name.as_deref() == Some(reference.as_str())
                 {
                     let id = rule.id.clone().unwrap_or_else(|| rule.title.clone());
-                    if corr.generate {
+                    let building_block = rule.level.is_some_and(|l| l.as_str() == "informational");
+                    if corr.generate && !building_block {
                         loud.insert(id);
                     } else {
                         quiet.insert(id);
@@ -203,7 +293,6 @@ pub fn base_rules_without_alerts(rules: &RuleSet) -> std::collections::HashSet<S
 async fn product_alerts(ctx: &SessionContext, store: &Store) -> crate::Result<Vec<Alert>> {
     let rows = |table: &'static str| async move {
         let df = ctx.table(table_ref(table)).await.map_err(engine)?;
-        let df = df.filter(col("\"ServiceSource\"").not_eq(lit(SERVICE_SOURCE))).map_err(engine)?;
         let batches = df.collect().await.map_err(engine)?;
         batches_to_json_rows(&batches).map_err(engine)
     };
@@ -212,13 +301,35 @@ async fn product_alerts(ctx: &SessionContext, store: &Store) -> crate::Result<Ve
     }
     let infos = rows("AlertInfo").await?;
     let evidence = rows("AlertEvidence").await?;
+    Ok(product_alerts_from_rows(&infos, &evidence))
+}
+
+/// Whether an `AlertInfo`/`AlertEvidence` row was written by a product other than Bulwark.
+pub(crate) fn is_product_row(row: &Map<String, Value>) -> bool {
+    row.get("ServiceSource").and_then(Value::as_str).is_some_and(|s| s != SERVICE_SOURCE)
+}
+
+/// Product alerts from `AlertInfo` and `AlertEvidence` rows (Bulwark's own rows are skipped):
+/// one alert per `AlertId`, with the entities of all its evidence rows.
+pub fn product_alerts_from_rows(
+    infos: &[Map<String, Value>],
+    evidence: &[Map<String, Value>],
+) -> Vec<Alert> {
+    let mut by_alert: std::collections::HashMap<&str, Vec<&Map<String, Value>>> =
+        std::collections::HashMap::new();
+    for e in evidence.iter().filter(|e| is_product_row(e)) {
+        if let Some(id) = e.get("AlertId").and_then(Value::as_str) {
+            by_alert.entry(id).or_default().push(e);
+        }
+    }
     let mut out = Vec::new();
-    for info in infos {
+    for info in infos.iter().filter(|i| is_product_row(i)) {
         let Some(id) = info.get("AlertId").and_then(Value::as_str) else { continue };
+        let rows = by_alert.get(id).map(Vec::as_slice).unwrap_or(&[]);
         // One merged row per alert: the alert's fields plus every evidence row's entity columns.
         let mut merged = info.clone();
-        for e in evidence.iter().filter(|e| e.get("AlertId").and_then(Value::as_str) == Some(id)) {
-            for (k, v) in e {
+        for e in rows {
+            for (k, v) in *e {
                 merged.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
@@ -245,8 +356,11 @@ async fn product_alerts(ctx: &SessionContext, store: &Store) -> crate::Result<Ve
             &merged,
         );
         // Evidence rows name one entity each; collect them all.
-        for e in evidence.iter().filter(|e| e.get("AlertId").and_then(Value::as_str) == Some(id)) {
+        for e in rows {
             for entity in crate::alert::extract_entities(e) {
+                if crate::alert::is_linking(&entity) && !alert.links.contains(&entity) {
+                    alert.links.push(entity.clone());
+                }
                 if !alert.entities.contains(&entity) {
                     alert.entities.push(entity);
                 }
@@ -254,7 +368,7 @@ async fn product_alerts(ctx: &SessionContext, store: &Store) -> crate::Result<Ve
         }
         out.push(alert);
     }
-    Ok(out)
+    out
 }
 
 fn fnv(text: &str) -> u64 {
@@ -391,6 +505,11 @@ pub fn write_findings(store: &Store, findings: &Findings) -> crate::Result<()> {
                 let name = entity.value.rsplit(['\\', '/']).next().unwrap_or(&entity.value);
                 ev.set_str(ix(e, "FileName"), name);
             }
+            if alert.count > 1 {
+                // Folded repeats (see AGGREGATION_SECS): how many hits, until when.
+                let extra = serde_json::json!({"Hits": alert.count, "LastHit": alert.last_time});
+                ev.set_str(ix(e, "AdditionalFields"), &extra.to_string());
+            }
             ev.set_str(ix(e, "Type"), "AlertEvidence");
             ev.end_row();
         }
@@ -416,8 +535,10 @@ pub fn write_findings(store: &Store, findings: &Findings) -> crate::Result<()> {
         inc.set_i64(ix(s, "IncidentNumber"), n as i64 + 1);
         inc.set_str(ix(s, "IncidentName"), &incident.id);
         inc.set_str(ix(s, "Title"), &incident.title);
+        let hits: u64 =
+            incident.alerts.iter().filter_map(|&i| findings.alerts.get(i)).map(|a| a.count).sum();
         let description = format!(
-            "{} alerts; tactics: {}; techniques: {}",
+            "{} alerts ({hits} hits); tactics: {}; techniques: {}",
             incident.alerts.len(),
             if incident.tactics.is_empty() {
                 "none".to_string()

@@ -1,6 +1,12 @@
-//! Alert -> incident correlation, Defender-XDR-like: alerts that share an entity (device, user,
-//! mailbox, IP, file hash, URL, domain) within a time window join one incident; the incident
-//! orders its alerts by time and ATT&CK kill-chain stage and names the stages it spans.
+//! Alert -> incident correlation, Defender-XDR-like: alerts that share a linking entity (device,
+//! user, mailbox, IP, file hash, URL, domain; see [`Alert::links`]) within a time window join one
+//! incident, and so do the firings of one correlation rule close in time (one campaign: a
+//! password spray from four Tor exit nodes is one attack, not four). The incident orders its
+//! alerts by time and ATT&CK kill-chain stage and gets a title the way Defender XDR writes them.
+//!
+//! Informational alerts (context such as "legacy authentication used") neither open incidents
+//! nor join them: they stay in `AlertInfo` for hunting, as Defender XDR keeps informational
+//! alerts out of incident correlation.
 //!
 //! [`correlate`] is a pure function: the same alerts (in any order) give the same incidents with
 //! the same ids.
@@ -11,7 +17,7 @@ use bulwark_model::{Entity, EntityKind};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::alert::Alert;
+use crate::alert::{Alert, AlertKind};
 use crate::rules::row_time_secs;
 
 /// ATT&CK tactics in kill-chain order (tag spelling), including the v18 split of
@@ -40,11 +46,27 @@ pub const KILL_CHAIN: &[&str] = &[
 pub struct IncidentConfig {
     /// Two alerts sharing an entity join when at most this many seconds apart.
     pub window_secs: i64,
+    /// The same for a shared user or mailbox, shorter: an account is touched by many unrelated
+    /// events (a phishing mail it merely received, a password spray that merely tried it), and a
+    /// day-long window would merge separate attacks on one person.
+    pub user_window_secs: i64,
+    /// Two firings of the same correlation rule join when at most this many seconds apart,
+    /// whatever their entities (one campaign seen from several sources).
+    pub campaign_window_secs: i64,
+    /// An indicator (IP, domain, URL, file hash) seen in alerts about more than this many
+    /// distinct devices and users is common infrastructure (a cloud service, a CDN, an update
+    /// server) rather than an attack's, and does not link alerts.
+    pub max_indicator_spread: usize,
 }
 
 impl Default for IncidentConfig {
     fn default() -> Self {
-        IncidentConfig { window_secs: 24 * 3600 }
+        IncidentConfig {
+            window_secs: 24 * 3600,
+            user_window_secs: 8 * 3600,
+            campaign_window_secs: 3600,
+            max_indicator_spread: 10,
+        }
     }
 }
 
@@ -71,28 +93,20 @@ pub struct Incident {
     pub entities: Vec<Entity>,
 }
 
-/// Entity kinds strong enough to link alerts.
-fn links(kind: EntityKind) -> bool {
-    matches!(
-        kind,
-        EntityKind::Device
-            | EntityKind::User
-            | EntityKind::Mailbox
-            | EntityKind::Ip
-            | EntityKind::FileHash
-            | EntityKind::Url
-            | EntityKind::Domain
-    )
-}
-
-fn level_rank(level: Option<&str>) -> u8 {
-    match level {
+/// Level as a rank; an alert without a level counts as medium (Sigma's default).
+pub(crate) fn rank(level: Option<&str>) -> u8 {
+    match level.map(str::to_ascii_lowercase).as_deref() {
         Some("critical") => 4,
         Some("high") => 3,
-        Some("medium") => 2,
+        Some("medium") | None => 2,
         Some("low") => 1,
         _ => 0,
     }
+}
+
+/// Whether an alert takes part in incidents: informational alerts do not.
+pub fn opens_incidents(alert: &Alert) -> bool {
+    rank(alert.level.as_deref()) > 0
 }
 
 /// Earliest kill-chain stage of an alert (index into [`KILL_CHAIN`]).
@@ -168,46 +182,116 @@ fn canonical(v: &Value) -> String {
     v.to_string()
 }
 
-/// Groups alerts into incidents.
+/// Groups alerts into incidents. Informational alerts are left out; `Incident::alerts` index
+/// into `alerts`.
 pub fn correlate(alerts: &[Alert], config: &IncidentConfig) -> Vec<Incident> {
     let times: Vec<Option<i64>> = alerts.iter().map(alert_time).collect();
     let mut uf = UnionFind((0..alerts.len()).collect());
-    // entity -> alerts carrying it, to link alerts close in time.
+    let live: Vec<usize> = (0..alerts.len()).filter(|&i| opens_incidents(&alerts[i])).collect();
+    let order = |members: &mut Vec<usize>| {
+        members.sort_by_key(|&i| (times[i].unwrap_or(i64::MIN), alert_key(&alerts[i])));
+        members.dedup();
+    };
+    // An alert that folded repeats spans first..last hit (a beacon all night); the gap to the
+    // next alert is measured from the end of that span.
+    let ends: Vec<Option<i64>> = alerts
+        .iter()
+        .zip(&times)
+        .map(|(a, t)| {
+            let last = a.last_time.as_deref().and_then(crate::rules::time_text_secs);
+            match (t, last) {
+                (Some(t), Some(l)) => Some(l.max(*t)),
+                (t, _) => *t,
+            }
+        })
+        .collect();
+    // Walking the members in time order and linking each to the one whose span reaches
+    // furthest connects every chain of alerts whose gaps fit the window.
+    let chain = |members: &[usize], window: i64, uf: &mut UnionFind| {
+        let mut reach: Option<(i64, usize)> = None;
+        let mut prev: Option<usize> = None;
+        for &m in members {
+            match (reach, times[m]) {
+                (Some((end, r)), Some(start)) => {
+                    if start - end <= window {
+                        uf.union(r, m);
+                    }
+                }
+                // Without times, neighbours link (as before any window applies).
+                _ => {
+                    if let Some(p) = prev {
+                        uf.union(p, m);
+                    }
+                }
+            }
+            if let Some(end) = ends[m]
+                && reach.is_none_or(|(r, _)| end > r)
+            {
+                reach = Some((end, m));
+            }
+            prev = Some(m);
+        }
+    };
+    // entity -> alerts carrying it.
     let mut by_entity: BTreeMap<(EntityKind, String), Vec<usize>> = BTreeMap::new();
-    for (i, a) in alerts.iter().enumerate() {
-        for e in a.entities.iter().filter(|e| links(e.kind)) {
+    // correlation rule -> its firings.
+    let mut by_rule: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for &i in &live {
+        let a = &alerts[i];
+        for e in &a.links {
             for k in keys(e) {
                 by_entity.entry(k).or_default().push(i);
             }
         }
-    }
-    for members in by_entity.values_mut() {
-        members.sort_by_key(|&i| (times[i].unwrap_or(i64::MIN), alert_key(&alerts[i])));
-        members.dedup();
-        // Linking neighbours in time order connects every chain of alerts whose gaps fit the window.
-        for pair in members.windows(2) {
-            let (a, b) = (pair[0], pair[1]);
-            let close = match (times[a], times[b]) {
-                (Some(x), Some(y)) => (y - x).abs() <= config.window_secs,
-                _ => true,
-            };
-            if close {
-                uf.union(a, b);
-            }
+        if a.kind == AlertKind::Correlation {
+            by_rule.entry(a.rule_id.as_str()).or_default().push(i);
         }
     }
+    for ((kind, _), members) in by_entity.iter_mut() {
+        if !matches!(kind, EntityKind::Device | EntityKind::User)
+            && spread(alerts, members) > config.max_indicator_spread
+        {
+            continue;
+        }
+        order(members);
+        let window =
+            if *kind == EntityKind::User { config.user_window_secs } else { config.window_secs };
+        chain(members, window, &mut uf);
+    }
+    for members in by_rule.values_mut() {
+        order(members);
+        chain(members, config.campaign_window_secs, &mut uf);
+    }
     let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for i in 0..alerts.len() {
+    for &i in &live {
         let root = uf.find(i);
         groups.entry(root).or_default().push(i);
     }
     let mut incidents: Vec<Incident> =
-        groups.into_values().map(|m| build(alerts, &times, m)).collect();
+        groups.into_values().map(|m| build(alerts, &times, &ends, m)).collect();
     incidents.sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then_with(|| a.id.cmp(&b.id)));
     incidents
 }
 
-fn build(alerts: &[Alert], times: &[Option<i64>], mut members: Vec<usize>) -> Incident {
+/// Distinct devices and users named by the alerts `members`.
+fn spread(alerts: &[Alert], members: &[usize]) -> usize {
+    let mut who = BTreeSet::new();
+    for &i in members {
+        for e in &alerts[i].links {
+            if matches!(e.kind, EntityKind::Device | EntityKind::User | EntityKind::Mailbox) {
+                who.extend(keys(e).into_iter().take(1));
+            }
+        }
+    }
+    who.len()
+}
+
+fn build(
+    alerts: &[Alert],
+    times: &[Option<i64>],
+    ends: &[Option<i64>],
+    mut members: Vec<usize>,
+) -> Incident {
     members
         .sort_by_key(|&i| (times[i].unwrap_or(i64::MIN), stage(&alerts[i]), alert_key(&alerts[i])));
     let mut keys: Vec<String> = members.iter().map(|&i| alert_key(&alerts[i])).collect();
@@ -226,25 +310,13 @@ fn build(alerts: &[Alert], times: &[Option<i64>], mut members: Vec<usize>) -> In
         }
         techniques.extend(a.techniques.iter().cloned());
         entities.extend(a.entities.iter().cloned());
-        severity = severity.max(level_rank(a.level.as_deref()));
+        severity = severity.max(rank(a.level.as_deref()));
     }
     let tactics: Vec<String> = tactics_idx.iter().map(|&p| KILL_CHAIN[p].to_string()).collect();
-    let devices: Vec<&str> = entities
-        .iter()
-        .filter(|e| e.kind == EntityKind::Device)
-        .map(|e| e.value.as_str())
-        .take(3)
-        .collect();
-    let title = if members.len() == 1 {
-        alerts[members[0]].title.clone()
-    } else {
-        let stages =
-            if tactics.is_empty() { "related activity".to_string() } else { tactics.join(", ") };
-        let on =
-            if devices.is_empty() { String::new() } else { format!(" on {}", devices.join(", ")) };
-        format!("Multi-stage incident ({stages}){on}")
-    };
-    let known: Vec<i64> = members.iter().filter_map(|&i| times[i]).collect();
+    let members_alerts: Vec<&Alert> = members.iter().map(|&i| &alerts[i]).collect();
+    let title = crate::title::incident_title(&members_alerts, &tactics);
+    let mut known: Vec<i64> = members.iter().filter_map(|&i| times[i]).collect();
+    known.extend(members.iter().filter_map(|&i| ends[i]));
     Incident {
         id: format!("INC-{hash:016x}"),
         title,
@@ -262,7 +334,6 @@ fn build(alerts: &[Alert], times: &[Option<i64>], mut members: Vec<usize>) -> In
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alert::AlertKind;
     use serde_json::json;
 
     fn alert(rule: &str, tag: &str, level: &str, time: &str, row: Value) -> Alert {
@@ -331,10 +402,42 @@ mod tests {
         assert_eq!(main.alerts, vec![2, 1, 0]);
         assert_eq!(main.severity, "critical");
         assert_eq!(main.tactics, vec!["initial-access", "execution", "credential-access"]);
-        assert!(main.title.contains("ws1"), "{}", main.title);
+        assert_eq!(
+            main.title,
+            "Multi-stage incident involving Initial access & Credential access on one endpoint"
+        );
         // The ws1 alert five days later is outside the 24 h window.
         assert!(incidents.iter().any(|i| i.alerts == vec![4]));
         assert!(incidents.iter().any(|i| i.alerts == vec![3]));
+    }
+
+    #[test]
+    fn a_folded_alert_links_from_the_end_of_its_span() {
+        let mut beacon = alert(
+            "beacon",
+            "attack.command-and-control",
+            "high",
+            "2026-11-20T00:00:00Z",
+            json!({"DeviceName": "ws1"}),
+        );
+        let exfil = alert(
+            "exfil",
+            "attack.exfiltration",
+            "high",
+            "2026-11-21T16:00:00Z",
+            json!({"DeviceName": "ws1"}),
+        );
+        // 40 h after the first beacon: too far for one incident...
+        assert_eq!(
+            correlate(&[beacon.clone(), exfil.clone()], &IncidentConfig::default()).len(),
+            2
+        );
+        // ...but the beacon went on until 10 h before the exfiltration.
+        beacon.count = 360;
+        beacon.last_time = Some("2026-11-21T06:00:00Z".into());
+        let one = correlate(&[beacon, exfil], &IncidentConfig::default());
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].last_seen.map(|t| t - one[0].first_seen.unwrap_or(0)), Some(40 * 3600));
     }
 
     #[test]

@@ -171,7 +171,14 @@ pub fn correlation_to_kql(corr: &CorrelationRule, rules: &[SigmaRule]) -> Result
         let mut conv = Converter { rule, target, extends: parts.extends.clone() };
         let mut aliases = Vec::new();
         for field in corr.group_by.iter().chain(value_field.iter()) {
-            let expr = conv.column(field)?;
+            // A field alias names a different field in each referenced rule's events.
+            let source = corr
+                .aliases
+                .iter()
+                .find(|a| &a.alias == field)
+                .and_then(|a| a.mapping.get(reference))
+                .unwrap_or(field);
+            let expr = conv.column(source)?;
             let alias = sanitize_name(field);
             aliases.push((alias.clone(), expr));
             if !columns.contains(&alias) {
@@ -338,6 +345,16 @@ fn gate(target: &Target) -> Option<String> {
             "ActionType in~ ({})",
             target.action_types.iter().map(|c| lit(c)).collect::<Vec<_>>().join(", ")
         ));
+    }
+    if target.unix_only {
+        // The first path column the table has, as the engine's gate reads it.
+        let schema = registry().get(target.table);
+        if let Some(column) = crate::logsource::UNIX_PATH_COLUMNS
+            .iter()
+            .find(|c| schema.is_some_and(|s| s.column(c).is_some()))
+        {
+            parts.push(format!("{column} startswith \"/\""));
+        }
     }
     (!parts.is_empty()).then(|| parts.join(" and "))
 }

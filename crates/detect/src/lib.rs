@@ -8,7 +8,11 @@
 //! - [`kql`]: [`to_kql`], Sigma to KQL an analyst can paste into Defender XDR or Sentinel.
 //! - [`builtin`]: the built-in analytics pack written by this project.
 //! - [`alert`]: [`Alert`] and entity extraction.
+//! - [`hunt`]: [`hunt::hunt`] over the store, [`hunt::write_findings`] back into it.
+//! - [`stream`]: [`StreamingDetector`], the same rules on events as they arrive (at ingest),
+//!   with the same findings as a hunt over the stored rows.
 //! - [`incident`]: [`correlate`], alerts grouped into incidents by shared entities and time.
+//! - [`title`]: Defender-style incident titles.
 //!
 //! Rules are parsed and evaluated by the `rsigma` crates. SigmaHQ rules are under the Detection
 //! Rule License (DRL) 1.1: alerts and converted queries keep each rule's author.
@@ -45,6 +49,8 @@ pub mod kql;
 pub mod logsource;
 pub mod regression;
 pub mod rules;
+pub mod stream;
+pub mod title;
 
 pub use alert::{Alert, AlertKind};
 pub use error::{Error, Result};
@@ -54,3 +60,4 @@ pub use regression::{
     Criterion, EventSource, JsonRendering, RegressionReport, run_regression, run_regression_with,
 };
 pub use rules::{Correlator, LoadReport, RuleSet};
+pub use stream::{StreamConfig, StreamingDetector};

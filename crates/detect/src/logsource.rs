@@ -50,7 +50,14 @@ pub struct Target {
     pub action_types: &'static [&'static str],
     /// Sigma field -> column; unmapped fields are read under their own name.
     pub fields: &'static [(&'static str, FieldSource)],
+    /// For Defender device tables, which hold Windows, Linux and macOS devices alike: only rows
+    /// whose path column ([`UNIX_PATH_COLUMNS`]) is a Unix path. A macOS rule looking for a
+    /// command line ending in a space must not judge Windows processes.
+    pub unix_only: bool,
 }
+
+/// Columns that tell a Unix device's row from a Windows one (the first present decides).
+pub const UNIX_PATH_COLUMNS: &[&str] = &["FolderPath", "InitiatingProcessFolderPath"];
 
 impl Target {
     /// The column source of a Sigma field on this target, if it is mapped.
@@ -83,7 +90,14 @@ const POWERSHELL: &[&str] =
     &["Microsoft-Windows-PowerShell/Operational", "PowerShellCore/Operational"];
 
 const fn win(channels: &'static [&'static str], event_ids: &'static [i64]) -> Target {
-    Target { table: WINDOWS_EVENT, channels, event_ids, action_types: &[], fields: &[] }
+    Target {
+        table: WINDOWS_EVENT,
+        channels,
+        event_ids,
+        action_types: &[],
+        fields: &[],
+        unix_only: false,
+    }
 }
 
 const fn win_fields(
@@ -91,11 +105,18 @@ const fn win_fields(
     event_ids: &'static [i64],
     fields: &'static [(&'static str, FieldSource)],
 ) -> Target {
-    Target { table: WINDOWS_EVENT, channels, event_ids, action_types: &[], fields }
+    Target {
+        table: WINDOWS_EVENT,
+        channels,
+        event_ids,
+        action_types: &[],
+        fields,
+        unix_only: false,
+    }
 }
 
 const fn table(table: &'static str, fields: &'static [(&'static str, FieldSource)]) -> Target {
-    Target { table, channels: &[], event_ids: &[], action_types: &[], fields }
+    Target { table, channels: &[], event_ids: &[], action_types: &[], fields, unix_only: false }
 }
 
 const fn defender(
@@ -103,7 +124,12 @@ const fn defender(
     action_types: &'static [&'static str],
     fields: &'static [(&'static str, FieldSource)],
 ) -> Target {
-    Target { table, channels: &[], event_ids: &[], action_types, fields }
+    Target { table, channels: &[], event_ids: &[], action_types, fields, unix_only: false }
+}
+
+/// A Defender device-table target restricted to Linux and macOS rows.
+const fn unix(target: Target) -> Target {
+    Target { unix_only: true, ..target }
 }
 
 const PROCESS_FIELDS: &[(&str, FieldSource)] = &[
@@ -497,32 +523,32 @@ pub static LOGSOURCES: &[LogsourceEntry] = &[
         Some("linux"),
         Some("process_creation"),
         None,
-        &[table("DeviceProcessEvents", PROCESS_FIELDS)],
+        &[unix(table("DeviceProcessEvents", PROCESS_FIELDS))],
     ),
     entry(
         Some("linux"),
         Some("network_connection"),
         None,
-        &[defender("DeviceNetworkEvents", &[], NETWORK_FIELDS)],
+        &[unix(defender("DeviceNetworkEvents", &[], NETWORK_FIELDS))],
     ),
     entry(
         Some("linux"),
         Some("file_event"),
         None,
-        &[defender("DeviceFileEvents", &["FileCreated", "FileModified"], FILE_FIELDS)],
+        &[unix(defender("DeviceFileEvents", &["FileCreated", "FileModified"], FILE_FIELDS))],
     ),
     entry(Some("linux"), None, None, &[table("Syslog", SYSLOG_FIELDS)]),
     entry(
         Some("macos"),
         Some("process_creation"),
         None,
-        &[table("DeviceProcessEvents", PROCESS_FIELDS)],
+        &[unix(table("DeviceProcessEvents", PROCESS_FIELDS))],
     ),
     entry(
         Some("macos"),
         Some("file_event"),
         None,
-        &[defender("DeviceFileEvents", &["FileCreated", "FileModified"], FILE_FIELDS)],
+        &[unix(defender("DeviceFileEvents", &["FileCreated", "FileModified"], FILE_FIELDS))],
     ),
     // --- Network appliances ------------------------------------------------------------------
     entry(None, Some("firewall"), None, &[table("CommonSecurityLog", CEF_FIELDS)]),

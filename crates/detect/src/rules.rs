@@ -111,6 +111,8 @@ pub struct RuleSet {
     /// Parsed detection rules, kept for correlations and KQL conversion.
     parsed: Vec<SigmaRule>,
     correlations: Vec<CorrelationRule>,
+    /// When set, rules are compiled into engines only for these tables.
+    only_tables: Option<std::collections::BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for RuleSet {
@@ -327,18 +329,17 @@ impl RuleSet {
         if let Some(entry) = entry {
             let entry_idx = LOGSOURCES.iter().position(|e| std::ptr::eq(e, entry)).unwrap_or(0);
             for (ti, target) in entry.targets.iter().enumerate() {
+                tables.push(target.table.to_string());
+                if self.only_tables.as_ref().is_some_and(|only| !only.contains(target.table)) {
+                    continue;
+                }
                 let b = *self.bucket_of.entry((entry_idx, ti)).or_insert_with(|| {
-                    self.buckets.push(Bucket {
-                        target,
-                        engine: Engine::new(),
-                        pending: Vec::new(),
-                    });
+                    self.buckets.push(Bucket { target, engine: new_engine(), pending: Vec::new() });
                     let idx = self.buckets.len() - 1;
                     self.by_table.entry(target.table.to_string()).or_default().push(idx);
                     idx
                 });
                 self.buckets[b].pending.push(compiled.clone());
-                tables.push(target.table.to_string());
             }
         }
         RuleInfo {
@@ -377,6 +378,45 @@ impl RuleSet {
                 });
             }
         });
+    }
+
+    /// Evaluates rules only on `tables` from now on: rules loaded later are compiled into
+    /// engines only for those of their tables in the list, and engines already built for other
+    /// tables are dropped. Call it with the tables that hold data before loading a large rule
+    /// set: each (logsource, table) engine builds match automata over its rules' strings, and a
+    /// process-creation rule maps to several tables (Defender, Sysmon, Security 4688), so this
+    /// is most of a rule set's memory. [`RuleInfo::tables`] still lists every mapped table.
+    pub fn restrict_to_tables<I, S>(&mut self, tables: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let only: std::collections::BTreeSet<String> = tables.into_iter().map(Into::into).collect();
+        let keep: Vec<bool> = self.buckets.iter().map(|b| only.contains(b.target.table)).collect();
+        let mut renumber = vec![usize::MAX; self.buckets.len()];
+        let mut next = 0;
+        for (i, k) in keep.iter().enumerate() {
+            if *k {
+                renumber[i] = next;
+                next += 1;
+            }
+        }
+        let mut i = 0;
+        self.buckets.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        self.bucket_of.retain(|_, b| keep[*b]);
+        for b in self.bucket_of.values_mut() {
+            *b = renumber[*b];
+        }
+        self.by_table.retain(|t, _| only.contains(t));
+        for list in self.by_table.values_mut() {
+            for b in list.iter_mut() {
+                *b = renumber[*b];
+            }
+        }
+        self.only_tables = Some(only);
     }
 
     /// Tables that have at least one rule.
@@ -435,7 +475,7 @@ impl RuleSet {
     ) -> Alert {
         let id = r.header.rule_id.clone().unwrap_or_else(|| r.header.rule_title.clone());
         let info = self.info(&id);
-        Alert::new(
+        let mut alert = Alert::new(
             kind,
             id,
             r.header.rule_title.clone(),
@@ -444,13 +484,33 @@ impl RuleSet {
             info.and_then(|i| i.author.clone()),
             target.table,
             row,
-        )
+        );
+        if let Some(body) = r.as_correlation() {
+            use rsigma_parser::CorrelationType as T;
+            if matches!(body.correlation_type, T::Temporal | T::TemporalOrdered) {
+                // A temporal correlation completes on the event that matters (the success
+                // after the spray): all of its entities are the incident's.
+                alert.group = body.group_key.clone();
+            } else {
+                alert.link_only_group(body.group_key.clone());
+            }
+        }
+        alert
     }
 
     /// A correlator over this rule set's correlation rules (stateful, time-windowed).
     pub fn correlator(&self) -> Result<Correlator<'_>> {
         Correlator::new(self)
     }
+}
+
+/// An empty rsigma engine configured for our use: no bloom pre-filter index (rsigma builds one
+/// of up to 1 MB per engine even though its pre-filter is off by default, and we never turn it
+/// on; with one engine per logsource and table that was ~80 MB for the SigmaHQ rules).
+fn new_engine() -> Engine {
+    let mut engine = Engine::new();
+    engine.set_bloom_max_bytes(0);
+    engine
 }
 
 /// Whether a row belongs to the target's slice of its table.
@@ -474,6 +534,15 @@ fn gate_accepts(target: &Target, row: &Map<String, Value>) -> bool {
     if !target.action_types.is_empty() {
         let a = row.get("ActionType").and_then(Value::as_str).unwrap_or("");
         if !target.action_types.iter().any(|t| t.eq_ignore_ascii_case(a)) {
+            return false;
+        }
+    }
+    if target.unix_only {
+        let path = crate::logsource::UNIX_PATH_COLUMNS
+            .iter()
+            .find_map(|c| row.get(*c).and_then(Value::as_str))
+            .unwrap_or("");
+        if !path.starts_with('/') {
             return false;
         }
     }
@@ -541,16 +610,24 @@ fn collect_yaml(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> 
     Ok(())
 }
 
+/// Parses a time as written in rows (RFC 3339, or `YYYY-MM-DD hh:mm:ss[.f]` in UTC) as Unix
+/// seconds.
+pub fn time_text_secs(s: &str) -> Option<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp());
+    }
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc().timestamp())
+}
+
 /// Parses a row's time (`TimeGenerated`, `Timestamp` or `TimeCreated`) as Unix seconds.
 pub fn row_time_secs(row: &Map<String, Value>) -> Option<i64> {
     for key in ["TimeGenerated", "Timestamp", "TimeCreated", "EventTime"] {
         match row.get(key) {
             Some(Value::String(s)) => {
-                if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-                    return Some(t.timestamp());
-                }
-                if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f") {
-                    return Some(t.and_utc().timestamp());
+                if let Some(t) = time_text_secs(s) {
+                    return Some(t);
                 }
             }
             Some(Value::Number(n)) => return n.as_i64(),

@@ -1076,9 +1076,16 @@ impl Checker<'_> {
         row: &Schema,
         counter: &mut usize,
     ) -> Vec<Column> {
-        let mut out = Vec::new();
+        let mut out: Vec<Column> = Vec::new();
+        // Later items may use columns defined by earlier ones (`extend a = 1, b = a + 1`).
+        let mut work = row.clone();
         for item in items {
-            let ty = self.expr(&item.expr, row);
+            for c in &out {
+                if !c.name.is_empty() {
+                    work.set(c.name.clone(), c.ty);
+                }
+            }
+            let ty = self.expr(&item.expr, &work);
             if item.names.len() > 1 {
                 for n in &item.names {
                     out.push(Column { name: n.name.clone(), ty: None });

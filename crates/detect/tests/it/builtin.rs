@@ -104,6 +104,11 @@ fn every_builtin_rule_converts_to_kql() {
         let kql = result.unwrap_or_else(|e| panic!("{}: {e}", corr.title));
         assert!(kql.contains("// Author: Bulwark"), "{kql}");
         assert!(kql.contains("| summarize "), "{kql}");
+        if corr.title.starts_with("MFA Method Registered") {
+            // The alias maps `user` to each rule's own column.
+            assert!(kql.contains("user = UserPrincipalName"), "{kql}");
+            assert!(kql.contains("user = Identity"), "{kql}");
+        }
         if corr.title.starts_with("Password Spray") {
             eprintln!("{kql}");
             assert!(kql.contains("SigninLogs\n"), "{kql}");
@@ -156,7 +161,11 @@ fn macro_phish_delivery() {
                        "PhishFilterVerdict": "Phish", "Subject": "Overdue invoice", "AttachmentCount": 1,
                        "RecipientEmailAddress": "a@contoso.com", "SenderFromAddress": "billing@fabrikam-invoices.com"});
     assert_hit("EmailEvents", email.clone(), "Malicious Email Delivered To Inbox");
-    assert_hit("EmailEvents", email, "External Email With Macro Attachment Delivered");
+    assert_hit(
+        "EmailEvents",
+        email,
+        "External Email With An Invoice-Style Subject And Attachments Delivered",
+    );
     let clean = json!({"EmailDirection": "Inbound", "DeliveryAction": "Delivered", "PhishFilterVerdict": "Not phish",
                        "Subject": "Lunch", "AttachmentCount": 0});
     assert_no_hit("EmailEvents", clean, "Malicious Email Delivered To Inbox");
@@ -607,4 +616,100 @@ fn demo_story_becomes_one_multi_stage_incident() {
         incidents.iter().map(|i| &i.id).collect::<Vec<_>>(),
         again.iter().map(|i| &i.id).collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn scripted_sign_in_then_new_mfa_method() {
+    let signin = |upn: &str, agent: &str, t: &str| {
+        obj(json!({"TimeGenerated": t, "ResultType": "0", "UserPrincipalName": upn,
+                   "IPAddress": "185.220.101.47", "UserAgent": agent, "ClientAppUsed": "Other clients"}))
+    };
+    let register = |upn: &str, t: &str| {
+        obj(json!({"TimeGenerated": t, "OperationName": "User registered security info",
+                   "Identity": upn, "Category": "UserManagement",
+                   "InitiatedBy": format!("{{\"user\":{{\"userPrincipalName\":\"{upn}\",\"ipAddress\":\"185.220.101.47\"}}}}")}))
+    };
+    let mut c = pack().correlator().expect("correlations compile");
+    let first = c.process_row(
+        "SigninLogs",
+        &signin("mh@contoso.com", "python-requests/2.31.0", "2026-11-22T02:55:00Z"),
+    );
+    assert!(first.iter().any(|a| a.title == "Successful Sign-In From A Scripting Client"));
+    // Someone else enrolling a phone is not the attacker's registration.
+    let other = c.process_row("AuditLogs", &register("ok@contoso.com", "2026-11-22T03:00:00Z"));
+    assert!(other.iter().all(|a| a.level.as_deref() == Some("informational")), "{other:?}");
+    let fired = c.process_row("AuditLogs", &register("mh@contoso.com", "2026-11-22T03:25:00Z"));
+    let alert = fired
+        .iter()
+        .find(|a| a.title == "MFA Method Registered After A Scripted Sign-In")
+        .expect("correlation fires");
+    // The audit row's initiator (in JSON) is an entity of the alert.
+    assert!(alert.links.iter().any(|e| e.value == "mh@contoso.com"), "{:?}", alert.links);
+
+    // A browser sign-in followed by a registration is onboarding.
+    let mut quiet = pack().correlator().expect("correlations compile");
+    let mut hits = quiet.process_row(
+        "SigninLogs",
+        &signin("new@contoso.com", "Mozilla/5.0", "2026-11-22T02:55:00Z"),
+    );
+    hits.extend(
+        quiet.process_row("AuditLogs", &register("new@contoso.com", "2026-11-22T03:00:00Z")),
+    );
+    assert!(hits.iter().all(|a| a.level.as_deref() == Some("informational")), "{hits:?}");
+}
+
+#[test]
+fn restricting_tables_drops_other_engines_but_keeps_rule_info() {
+    let signin = obj(json!({"TimeGenerated": "2026-11-22T02:55:00Z", "ResultType": "0",
+                            "UserPrincipalName": "mh@contoso.com", "UserAgent": "python-requests/2.31.0"}));
+    let lsass = obj(process(
+        r"rundll32.exe C:\Windows\System32\comsvcs.dll, MiniDump 624 C:\ProgramData\l.dmp full",
+        r"C:\Windows\System32\rundll32.exe",
+        POWERSHELL,
+    ));
+    // Restricted after loading: engines of other tables go.
+    let mut after = builtin_rules().0;
+    after.restrict_to_tables(["SigninLogs"]);
+    // Restricted before loading: engines of other tables are never built.
+    let mut before = RuleSet::new();
+    before.restrict_to_tables(["SigninLogs"]);
+    bulwark_detect::builtin::load_builtin(&mut before);
+    for rules in [&after, &before] {
+        assert_eq!(rules.tables(), vec!["SigninLogs"]);
+        let hits = rules.evaluate_row("SigninLogs", &signin);
+        assert!(hits.iter().any(|a| a.title == "Successful Sign-In From A Scripting Client"));
+        assert!(rules.evaluate_row("DeviceProcessEvents", &lsass).is_empty());
+        // The rule is still known, with every table its logsource maps to.
+        let info = rules.infos().iter().find(|i| i.title == "LSASS Dumped With Comsvcs MiniDump");
+        assert!(info.is_some_and(|i| i.tables.iter().any(|t| t == "DeviceProcessEvents")));
+    }
+    // The unrestricted pack does see the dump.
+    assert!(!pack().evaluate_row("DeviceProcessEvents", &lsass).is_empty());
+}
+
+#[test]
+fn linux_and_macos_rules_only_judge_unix_devices() {
+    let mut rules = RuleSet::new();
+    let report = rules.add_yaml(
+        r#"
+title: Space After Filename - macOS
+id: b6e2a2e3-2d30-43b1-a4ea-071e36595690
+logsource: {product: macos, category: process_creation}
+detection:
+    selection: {CommandLine|endswith: ' '}
+    condition: selection
+level: low
+"#,
+        "test",
+    );
+    assert_eq!(report.loaded, 1);
+    let windows = obj(json!({"FolderPath": r"C:\Windows\System32\cmd.exe",
+                             "ProcessCommandLine": r#""C:\Windows\system32\cmd.exe" "#}));
+    assert!(rules.evaluate_row("DeviceProcessEvents", &windows).is_empty());
+    let mac =
+        obj(json!({"FolderPath": "/tmp/invoice.pdf ", "ProcessCommandLine": "/tmp/invoice.pdf "}));
+    assert_eq!(rules.evaluate_row("DeviceProcessEvents", &mac).len(), 1);
+    // The KQL says the same.
+    let kql = to_kql(&rules.parsed_rules()[0]).expect("kql");
+    assert!(kql.contains(r#"FolderPath startswith "/""#), "{kql}");
 }

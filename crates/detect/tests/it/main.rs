@@ -1,6 +1,7 @@
 //! Integration tests of bulwark-detect (one binary).
 
 mod builtin;
+mod demo_tenant;
 mod kql;
 mod sigmahq;
 mod spec;

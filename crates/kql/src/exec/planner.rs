@@ -746,7 +746,9 @@ impl<'e> Planner<'e> {
             Operator::Union { params, tables, span } => {
                 self.union(Some(rel), params, tables, *span)
             }
-            Operator::MvExpand { params, columns, .. } => self.mv_expand(rel, params, columns),
+            Operator::MvExpand { params, columns, limit, .. } => {
+                self.mv_expand(rel, params, columns, limit.as_ref())
+            }
             Operator::Parse { filter, params, source, pattern, span } => {
                 self.parse_op(rel, *filter, params, source, pattern, *span)
             }
@@ -841,62 +843,88 @@ impl<'e> Planner<'e> {
         if !windows.is_empty() {
             cur = self.add_windows(cur, &windows)?;
         }
-        let input_names = rel.names();
-        let mut out_names: Vec<String> = if extend { input_names.clone() } else { Vec::new() };
-        let mut out_exprs: Vec<Expr> =
-            if extend { input_names.iter().map(|n| col(n)).collect() } else { Vec::new() };
-        let mut dynamic: HashSet<String> =
-            if extend { rel.dynamic.clone() } else { HashSet::new() };
-        let mut defined: Vec<String> = Vec::new();
+        // Items are computed in stages: an item that refers to a column defined earlier in
+        // the same operator starts a new stage over the previous one's output.
+        let mut stage: Vec<(String, Val)> = Vec::new();
+        let mut dynamic: HashSet<String> = cur.dynamic.clone();
         for (name, e) in items {
+            let defined: Vec<String> = stage.iter().map(|(n, _)| n.clone()).collect();
             if references_any(e, &defined) {
-                // Materialize what is defined so far, then go on from that.
-                cur = self.flush(&cur, &out_names, &out_exprs, &dynamic, windows.is_empty())?;
-                out_exprs = out_names.iter().map(|n| col(n)).collect();
-                defined.clear();
+                cur = self.extend_stage(&cur, &stage, &mut dynamic)?;
+                stage.clear();
             }
             let v = self.scalar(e, &cur)?;
-            let expr = v.expr.alias(name.clone());
+            stage.retain(|(n, _)| n != name);
+            stage.push((name.clone(), v));
+        }
+        if extend {
+            let mut out = self.extend_stage(&cur, &stage, &mut dynamic)?;
+            // Internal window columns stay out of the result.
+            if !windows.is_empty() {
+                let keep: Vec<String> =
+                    out.names().into_iter().filter(|n| !n.starts_with("__kql_win")).collect();
+                out = self.select(out, &keep, Span::default())?;
+            }
+            out.ordered = rel.ordered;
+            out.order = rel.order.clone();
+            return Ok(out);
+        }
+        // project: exactly the items, in order; earlier stages' items are columns by now.
+        let mut out_exprs = Vec::new();
+        let mut out_dynamic = HashSet::new();
+        let mut out_names: Vec<String> = Vec::new();
+        for (name, _) in items {
+            if out_names.contains(name) {
+                continue;
+            }
+            match stage.iter().find(|(n, _)| n == name) {
+                Some((_, v)) => {
+                    if v.dynamic {
+                        out_dynamic.insert(name.clone());
+                    }
+                    out_exprs.push(v.expr.clone().alias(name.clone()));
+                }
+                None => {
+                    if dynamic.contains(name) {
+                        out_dynamic.insert(name.clone());
+                    }
+                    out_exprs.push(col(name));
+                }
+            }
+            out_names.push(name.clone());
+        }
+        let plan = LogicalPlanBuilder::from(cur.plan.clone()).project(out_exprs)?.build()?;
+        Ok(Rel { plan, dynamic: out_dynamic, ordered: rel.ordered, order: rel.order.clone() })
+    }
+
+    /// The input's columns with `stage`'s items replacing same-named ones or appended.
+    fn extend_stage(
+        &mut self,
+        cur: &Rel,
+        stage: &[(String, Val)],
+        dynamic: &mut HashSet<String>,
+    ) -> PResult<Rel> {
+        let mut names = cur.names();
+        let mut exprs: Vec<Expr> = names.iter().map(|n| col(n)).collect();
+        for (name, v) in stage {
             if v.dynamic {
                 dynamic.insert(name.clone());
             } else {
                 dynamic.remove(name);
             }
-            match out_names.iter().position(|n| n == name) {
-                Some(i) => out_exprs[i] = expr,
+            let e = v.expr.clone().alias(name.clone());
+            match names.iter().position(|n| n == name) {
+                Some(i) => exprs[i] = e,
                 None => {
-                    out_names.push(name.clone());
-                    out_exprs.push(expr);
+                    names.push(name.clone());
+                    exprs.push(e);
                 }
-            }
-            defined.push(name.clone());
-        }
-        let plan = LogicalPlanBuilder::from(cur.plan.clone()).project(out_exprs)?.build()?;
-        let dynamic = dynamic.into_iter().filter(|n| out_names.contains(n)).collect();
-        Ok(Rel { plan, dynamic, ordered: rel.ordered, order: rel.order.clone() })
-    }
-
-    fn flush(
-        &mut self,
-        cur: &Rel,
-        names: &[String],
-        exprs: &[Expr],
-        dynamic: &HashSet<String>,
-        _plain: bool,
-    ) -> PResult<Rel> {
-        // Keep internal window columns alive for later items.
-        let mut exprs = exprs.to_vec();
-        let mut all = names.to_vec();
-        for n in cur.names() {
-            if n.starts_with("__kql_") && !all.contains(&n) {
-                exprs.push(col(&n));
-                all.push(n);
             }
         }
         let plan = LogicalPlanBuilder::from(cur.plan.clone()).project(exprs)?.build()?;
         Ok(Rel {
             plan,
-            dynamic: dynamic.iter().filter(|n| all.contains(n)).cloned().collect(),
+            dynamic: dynamic.iter().filter(|n| names.contains(n)).cloned().collect(),
             ordered: cur.ordered,
             order: cur.order.clone(),
         })
@@ -1118,6 +1146,7 @@ impl<'e> Planner<'e> {
     ) -> PResult<Rel> {
         let mut source_col = None;
         let mut fuzzy = false;
+        let mut inner = false;
         for p in params {
             match p.name.name.as_str() {
                 "withsource" => {
@@ -1130,6 +1159,7 @@ impl<'e> Planner<'e> {
                 "isfuzzy" => {
                     fuzzy = matches!(p.value, Ast::Literal { value: Literal::Bool(true), .. })
                 }
+                "kind" => inner = matches!(&p.value, Ast::Ident(i) if i.name == "inner"),
                 _ => {}
             }
         }
@@ -1183,6 +1213,10 @@ impl<'e> Planner<'e> {
                     None => columns.push((f.name().clone(), f.data_type().clone(), dynamic)),
                 }
             }
+        }
+        if inner {
+            // kind=inner: only the columns every input has.
+            columns.retain(|(n, _, _)| inputs.iter().all(|(_, r)| r.has(n)));
         }
         let mut out_cols: Vec<(String, DataType, bool)> = Vec::new();
         for (n, _, _) in &columns {
@@ -1336,11 +1370,7 @@ impl<'e> Planner<'e> {
         let with_right = !matches!(jt, JoinType::LeftSemi | JoinType::LeftAnti);
         if with_left {
             for n in left.names() {
-                let e = if lookup && matches!(jt, JoinType::Left) {
-                    col_q(lq, &n)
-                } else {
-                    col_q(lq, &n)
-                };
+                let e = col_q(lq, &n);
                 if left.is_dynamic(&n) {
                     dynamic.insert(n.clone());
                 }
@@ -1374,7 +1404,7 @@ impl<'e> Planner<'e> {
         if columns.is_empty() {
             return fail(span, "datatable needs at least one column");
         }
-        if values.len() % columns.len() != 0 {
+        if !values.len().is_multiple_of(columns.len()) {
             return fail(
                 span,
                 format!(
@@ -1504,8 +1534,14 @@ impl<'e> Planner<'e> {
         let plan = LogicalPlanBuilder::scan("range", provider_as_source(Arc::new(table)), None)?
             .build()?;
         let mut rel = Rel::new(plan);
+        let ascending = match &consts[2] {
+            ScalarValue::Int64(Some(v)) | ScalarValue::DurationNanosecond(Some(v)) => *v > 0,
+            ScalarValue::Int32(Some(v)) => *v > 0,
+            ScalarValue::Float64(Some(v)) => *v > 0.0,
+            _ => true,
+        };
         rel.ordered = true;
-        rel.order = vec![col(&column.name).sort(true, false)];
+        rel.order = vec![col(&column.name).sort(ascending, false)];
         Ok(rel)
     }
 
@@ -1551,7 +1587,12 @@ impl<'e> Planner<'e> {
         rel: Rel,
         params: &[OpParam],
         columns: &[crate::ast::MvExpandColumn],
+        limit: Option<&Ast>,
     ) -> PResult<Rel> {
+        let limit = match limit {
+            Some(l) => Some(self.const_usize(l, l.span())?),
+            None => None,
+        };
         let mut index_col = None;
         let mut as_array = false;
         for p in params {
@@ -1586,7 +1627,9 @@ impl<'e> Planner<'e> {
         let index_hidden = self.hidden_name("mvidx");
         let mut unnest_cols: Vec<Column> =
             expanded.iter().map(|(_, h, _)| Column::new_unqualified(h)).collect();
-        if let (Some(_), Some(src)) = (&index_col, first_source) {
+        if (index_col.is_some() || limit.is_some())
+            && let Some(src) = first_source
+        {
             exprs.push(index_fn.call(vec![src]).alias(index_hidden.clone()));
             unnest_cols.push(Column::new_unqualified(&index_hidden));
         }
@@ -1594,6 +1637,13 @@ impl<'e> Planner<'e> {
             .project(exprs)?
             .unnest_columns_with_options(unnest_cols, UnnestOptions::default())?
             .build()?;
+        let plan = match limit {
+            // `limit N`: at most N rows from each input row.
+            Some(n) => LogicalPlanBuilder::from(plan)
+                .filter(col(&index_hidden).lt(lit(n as i64)))?
+                .build()?,
+            None => plan,
+        };
         let unnested = Rel::new(plan);
         // Restore the column layout: replaced columns in place, new ones appended.
         let mut out_exprs = Vec::new();

@@ -656,7 +656,7 @@ impl Planner<'_> {
                 Ok(Val { expr: when(cond, a).otherwise(b)?, dynamic })
             }
             "case" => {
-                if args.len() < 3 || args.len() % 2 == 0 {
+                if args.len() < 3 || args.len().is_multiple_of(2) {
                     return fail(c.span, "case() takes predicate/value pairs and an else value");
                 }
                 let mut whens = Vec::new();
@@ -891,6 +891,39 @@ impl Planner<'_> {
                     .cast_to(&DataType::Int64, &schema)?
                     .cast_to(&DataType::Duration(TimeUnit::Nanosecond), &schema)?;
                 Ok(Val::plain(e))
+            }
+            "extractjson" | "extract_json" => {
+                // extract_json(path, json[, typeof(T)]): a JSONPath subset ($.a.b[0]['c']).
+                let Ast::Literal { value: Literal::String(path), .. } = arg(0)? else {
+                    return fail(c.span, "extract_json() needs a constant JSONPath");
+                };
+                let Some(keys) = json_path(path) else {
+                    return fail(
+                        arg(0)?.span(),
+                        format!("unsupported JSONPath '{path}' (use $.a.b[0] forms)"),
+                    );
+                };
+                let v = self.scalar(arg(1)?, rel)?;
+                let base =
+                    if v.dynamic { v.expr } else { self.udf("parse_json")?.call(vec![v.expr]) };
+                let mut get_args = vec![base];
+                get_args.extend(keys);
+                let got = self.udf("get")?.call(get_args);
+                let text = self.udf("tostring_dynamic")?.call(vec![got]);
+                let ty = match args.get(2) {
+                    Some(Ast::Call(t)) if t.name.name == "typeof" => match t.args.first() {
+                        Some(Ast::Ident(i)) => KustoType::parse(&i.name),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                match ty {
+                    Some(t) if t != KustoType::String => Ok(Val {
+                        expr: self.convert_text(text, t)?,
+                        dynamic: t == KustoType::Dynamic,
+                    }),
+                    _ => Ok(Val::plain(text)),
+                }
             }
             "extract" if args.len() == 4 => {
                 // extract(regex, group, text, typeof(T)): the match converted to T.
@@ -1300,4 +1333,51 @@ pub(crate) fn convert_scalar(
     value
         .cast_to(dt)
         .map_err(|e| format!("value {value} does not fit the column type {}: {e}", kt.name()))
+}
+
+/// The steps of a JSONPath like `$.a.b[0]['c']` as `get` keys; `None` for other forms.
+fn json_path(path: &str) -> Option<Vec<Expr>> {
+    let rest = path.trim().strip_prefix('$')?;
+    let mut keys = Vec::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '.' => {
+                let mut name = String::new();
+                while let Some(&n) = chars.peek() {
+                    if n == '.' || n == '[' {
+                        break;
+                    }
+                    name.push(n);
+                    chars.next();
+                }
+                if name.is_empty() || name == "*" {
+                    return None;
+                }
+                keys.push(lit(name));
+            }
+            '[' => {
+                let mut inner = String::new();
+                for n in chars.by_ref() {
+                    if n == ']' {
+                        break;
+                    }
+                    inner.push(n);
+                }
+                let inner = inner.trim();
+                if let Ok(i) = inner.parse::<i64>() {
+                    keys.push(lit(i));
+                } else {
+                    let name = inner.trim_matches(|q| q == '\'' || q == '"');
+                    if name.is_empty() || name == "*" {
+                        return None;
+                    }
+                    keys.push(lit(name.to_string()));
+                }
+            }
+            c if c.is_whitespace() => {}
+            _ => return None,
+        }
+    }
+    Some(keys)
 }
