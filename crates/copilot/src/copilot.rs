@@ -161,10 +161,37 @@ impl Copilot {
         let mut evidence: Vec<Evidence> = Vec::new();
         let mut results = Vec::new();
         let mut skills = Vec::new();
-        for step in &plan.steps {
-            let t = Instant::now();
-            let outcome = self.skills.run(&step.skill, &ctx, &step.input);
-            let elapsed_ms = t.elapsed().as_millis() as u64;
+        // Steps are independent (each reads the data itself): run them in parallel, compose
+        // in plan order.
+        let outcomes: Vec<(Result<crate::SkillOutput>, u64)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = plan
+                .steps
+                .iter()
+                .map(|step| {
+                    let ctx = &ctx;
+                    scope.spawn(move || {
+                        let t = Instant::now();
+                        let out = self.skills.run(&step.skill, ctx, &step.input);
+                        (out, t.elapsed().as_millis() as u64)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        (
+                            Err(Error::Query {
+                                query: String::new(),
+                                message: "the skill stopped unexpectedly".into(),
+                            }),
+                            0,
+                        )
+                    })
+                })
+                .collect()
+        });
+        for (step, (outcome, elapsed_ms)) in plan.steps.iter().zip(outcomes) {
             skills.push(step.skill.clone());
             match outcome {
                 Ok(out) => {
