@@ -8,7 +8,7 @@
 //! returned: the caller sees `valid` and the diagnostics, never an unchecked query.
 use crate::entities::{self, Extracted};
 use bulwark_kql::{Severity, check, parse};
-use bulwark_model::{EntityKind, KustoType, SchemaRegistry, TableSchema};
+use bulwark_model::{EntityKind, SchemaRegistry, TableSchema};
 use serde::Serialize;
 use std::fmt;
 
@@ -168,8 +168,57 @@ const TABLE_RULES: &[(&str, &str, u32)] = &[
     ("syslog", "Syslog", 8),
     ("linux", "Syslog", 5),
     ("dns", "DnsEvents", 7),
-    ("vulnerab", "DeviceTvmSoftwareVulnerabilities", 7),
-    ("cve", "DeviceTvmSoftwareVulnerabilities", 6),
+    ("vulnerable software", "DeviceTvmSoftwareVulnerabilities", 9),
+    ("vulnerabilities on", "DeviceTvmSoftwareVulnerabilities", 8),
+    ("vulnerab", "DeviceTvmSoftwareVulnerabilities", 4),
+    ("cve", "DeviceTvmSoftwareVulnerabilities", 2),
+    ("windows security", "SecurityEvent", 8),
+    ("security event log", "SecurityEvent", 9),
+    ("event log", "SecurityEvent", 6),
+    ("security log", "SecurityEvent", 6),
+    ("windows event log", "SecurityEvent", 9),
+    ("4624", "SecurityEvent", 9),
+    ("4625", "SecurityEvent", 9),
+    ("4688", "SecurityEvent", 9),
+    ("4662", "SecurityEvent", 9),
+    ("4720", "SecurityEvent", 9),
+    ("4728", "SecurityEvent", 9),
+    ("4732", "SecurityEvent", 9),
+    ("4768", "SecurityEvent", 9),
+    ("4769", "SecurityEvent", 9),
+    ("5136", "SecurityEvent", 9),
+    ("7045", "SecurityEvent", 9),
+    ("1102", "SecurityEvent", 9),
+    ("cloud app", "CloudAppEvents", 8),
+    ("mcas", "CloudAppEvents", 8),
+    ("defender for cloud apps", "CloudAppEvents", 9),
+    ("azure devops", "AzureDevOpsAuditing", 9),
+    ("github", "GitHubAudit", 8),
+    ("azure activity", "AzureActivity", 9),
+    ("resource group", "AzureActivity", 6),
+    ("subscription", "AzureActivity", 5),
+    ("threat intelligence", "ThreatIntelligenceIndicator", 7),
+    ("ti map", "ThreatIntelligenceIndicator", 8),
+    ("threat indicator", "ThreatIntelligenceIndicator", 8),
+    ("log analytics quer", "LAQueryLogs", 9),
+    ("iis", "W3CIISLog", 8),
+    ("web server log", "W3CIISLog", 8),
+    ("proofpoint", "ProofpointPOD", 9),
+    ("sysmon", "Event", 8),
+    ("service principal", "AuditLogs", 6),
+    ("app registration", "AuditLogs", 7),
+    ("credential added", "AuditLogs", 7),
+    ("privileged role", "AuditLogs", 8),
+    ("pim", "AuditLogs", 6),
+    ("conditional access policy", "AuditLogs", 9),
+    ("azure ad audit", "AuditLogs", 9),
+    ("directory role", "AuditLogs", 8),
+    ("smartscreen", "DeviceEvents", 8),
+    ("named pipe", "DeviceEvents", 8),
+    ("exploit protection", "DeviceEvents", 8),
+    ("attack surface reduction", "DeviceEvents", 9),
+    ("tamper", "DeviceEvents", 6),
+    ("security alert", "SecurityAlert", 7),
     ("inventory", "DeviceInfo", 7),
     ("os version", "DeviceInfo", 8),
     ("os platform", "DeviceInfo", 8),
@@ -1801,11 +1850,6 @@ pub fn validate(kql: &str, registry: &SchemaRegistry) -> (bool, Vec<GeneratedDia
         })
         .collect();
     (valid, out)
-}
-
-/// Whether a value of this type is written quoted in KQL.
-pub fn is_string_type(ty: KustoType) -> bool {
-    matches!(ty, KustoType::String | KustoType::Guid | KustoType::Dynamic)
 }
 
 #[cfg(test)]

@@ -64,6 +64,54 @@ fn pairs_parse_check_and_match() {
     assert!(pct(found_filters, expected_filters) >= 85.0, "filter recall below 85%");
 }
 
+/// The first table a query reads (the gold table of a corpus entry).
+fn first_table(query: &str, registry: &bulwark_model::SchemaRegistry) -> Option<String> {
+    query
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .find(|t| t.len() > 3 && registry.get(t).is_some_and(|s| s.name() == *t))
+        .map(String::from)
+}
+
+/// Table choice on text nobody wrote for this parser: the descriptions of the shared corpus's
+/// Sentinel/Defender queries and Security Copilot KQL skills, against the table each query
+/// reads. Reported, with a floor well below our own pairs (descriptions often name no data).
+#[test]
+fn corpus_descriptions_pick_the_queried_table() {
+    let registry = bulwark_model::SchemaRegistry::builtin();
+    let mut report = Vec::new();
+    for (file, field) in [
+        ("kql/sentinel_queries.jsonl", "description"),
+        ("secopilot/kql_skills.jsonl", "description"),
+    ] {
+        let Some(path) = bulwark_testutil::shared_path(file) else {
+            eprintln!("skipping: shared data {file} is absent");
+            return;
+        };
+        let text = std::fs::read_to_string(&path).expect("readable corpus");
+        let (mut total, mut hit) = (0usize, 0usize);
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
+            let (Some(desc), Some(query)) = (v[field].as_str(), v["query"].as_str()) else {
+                continue;
+            };
+            let Some(gold) = first_table(query, &registry) else { continue };
+            total += 1;
+            let chosen = generate(desc).table;
+            if chosen == gold {
+                hit += 1;
+            } else if std::env::var("NL2KQL_MISSES").is_ok() {
+                println!("MISS {gold} <- {chosen}");
+            }
+        }
+        let pct = 100.0 * hit as f64 / total.max(1) as f64;
+        println!(
+            "{file}: table chosen from the description matches the query's table in {hit}/{total} ({pct:.1}%)"
+        );
+        report.push(pct);
+    }
+    assert!(report.iter().all(|p| *p >= 20.0), "{report:?}");
+}
+
 /// Descriptions of the shared corpus's KQL skills (written for Security Copilot plugins, not
 /// for this parser): every generated query must parse and check.
 #[test]
