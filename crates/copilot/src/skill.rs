@@ -144,6 +144,39 @@ impl SkillContext {
     pub fn query(&self, kql: &str) -> Result<Rows> {
         self.runner.run(kql, self.now)
     }
+
+    /// Runs independent queries in parallel (a few threads), results in input order.
+    pub fn query_many(&self, queries: &[String]) -> Vec<Result<Rows>> {
+        const THREADS: usize = 4;
+        let mut out: Vec<Option<Result<Rows>>> = (0..queries.len()).map(|_| None).collect();
+        for (chunk_index, chunk) in queries.chunks(THREADS).enumerate() {
+            let results: Vec<Result<Rows>> = std::thread::scope(|scope| {
+                let handles: Vec<_> =
+                    chunk.iter().map(|q| scope.spawn(move || self.query(q))).collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(Error::Query {
+                                query: String::new(),
+                                message: "the query thread stopped".into(),
+                            })
+                        })
+                    })
+                    .collect()
+            });
+            for (i, r) in results.into_iter().enumerate() {
+                out[chunk_index * THREADS + i] = Some(r);
+            }
+        }
+        out.into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(Error::Query { query: String::new(), message: "not run".into() })
+                })
+            })
+            .collect()
+    }
 }
 
 /// A skill.

@@ -79,9 +79,10 @@ impl Skill for EntitySummary {
         let mut devices: Vec<String> = Vec::new();
         let mut users: Vec<String> = Vec::new();
         let mut md_rows = String::new();
-        for l in lookups(kind, &v) {
-            let q = lookup_query(&l, &v);
-            let rows = match ctx.query(&q) {
+        let ls = lookups(kind, &v);
+        let queries: Vec<String> = ls.iter().map(|l| lookup_query(l, &v)).collect();
+        for (l, outcome) in ls.iter().zip(ctx.query_many(&queries)) {
+            let rows = match outcome {
                 Ok(r) => r,
                 Err(Error::Query { .. }) => continue,
                 Err(e) => return Err(e),

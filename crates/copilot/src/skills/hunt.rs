@@ -32,12 +32,13 @@ pub fn hunt_indicators(
     for (kind, value) in iocs.iter().take(20) {
         let v = lookup_value(*kind, value);
         let mut per = Vec::new();
-        for l in lookups(*kind, &v) {
-            if ctx.runner.registry().get(l.table).is_none() {
-                continue;
-            }
-            let q = lookup_query(&l, &v);
-            let rows = match ctx.query(&q) {
+        let ls: Vec<_> = lookups(*kind, &v)
+            .into_iter()
+            .filter(|l| ctx.runner.registry().get(l.table).is_some())
+            .collect();
+        let queries: Vec<String> = ls.iter().map(|l| lookup_query(l, &v)).collect();
+        for (l, outcome) in ls.iter().zip(ctx.query_many(&queries)) {
+            let rows = match outcome {
                 Ok(r) => r,
                 // A table the store never received is not a failure of the hunt.
                 Err(Error::Query { .. }) => continue,
