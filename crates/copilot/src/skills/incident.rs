@@ -259,12 +259,23 @@ pub fn load_incident(
         return Ok(inc);
     }
     let ids = lit_list(&inc.alert_ids);
-    let alerts = ctx.query(&format!(
-        "AlertInfo\n| where AlertId in {ids}\n| summarize Alerts = count(), First = min(TimeGenerated), Last = max(TimeGenerated), Category = take_any(Category), Severity = max(Severity) by Title\n| sort by First asc"
-    ))?;
-    let evq = ctx.query(&format!(
-        "AlertEvidence\n| where AlertId in {ids}\n| summarize Devices = make_set(DeviceName, 10), Users = make_set(AccountName, 10) by Title"
-    ))?;
+    let mut batch = ctx
+        .query_many(&[
+            format!(
+                "AlertInfo\n| where AlertId in {ids}\n| summarize Alerts = count(), First = min(TimeGenerated), Last = max(TimeGenerated), Category = take_any(Category), Severity = max(Severity) by Title\n| sort by First asc"
+            ),
+            format!(
+                "AlertEvidence\n| where AlertId in {ids}\n| summarize Devices = make_set(DeviceName, 10), Users = make_set(AccountName, 10) by Title"
+            ),
+            format!(
+                "AlertEvidence\n| where AlertId in {ids}\n| where EntityType in (\"Machine\", \"User\")\n| summarize First = min(TimeGenerated) by EntityType, DeviceName, AccountName\n| sort by First asc"
+            ),
+        ])
+        .into_iter();
+    let mut next = || batch.next().unwrap_or_else(|| Ok(Rows::default()));
+    let alerts = next()?;
+    let evq = next()?;
+    let order = next()?;
     for r in &alerts.rows {
         let title = cell(r, "Title");
         let ev_row = evq.rows.iter().find(|e| cell(e, "Title") == title);
@@ -289,9 +300,7 @@ pub fn load_incident(
     }
     inc.evidence.push(Evidence::from_rows(skill, &alerts));
     inc.evidence.push(Evidence::from_rows(skill, &evq));
-    let order = ctx.query(&format!(
-        "AlertEvidence\n| where AlertId in {ids}\n| where EntityType in (\"Machine\", \"User\")\n| summarize First = min(TimeGenerated) by EntityType, DeviceName, AccountName\n| sort by First asc"
-    ))?;
+
     for r in &order.rows {
         let first = cell(r, "First");
         match cell(r, "EntityType").as_str() {
