@@ -196,6 +196,21 @@ const POSTURE_WORDS: &[&str] = &[
     "our exposure",
     "risk report",
 ];
+const REPORT_WORDS: &[&str] = &[
+    "security report",
+    "executive report",
+    "executive summary",
+    "weekly report",
+    "monthly report",
+    "report for",
+    "for management",
+    "for the board",
+    "for auditors",
+    "for the auditors",
+    "audit report",
+    "technical report",
+    "write a report",
+];
 const KQL_WORDS: &[&str] =
     &["kql", "write a query", "generate a query", "query for", "build a query", "give me a query"];
 const FOLLOW_INCIDENT: &[&str] = &[
@@ -385,7 +400,28 @@ pub fn plan(
             5.5,
         );
     }
-    if let Some(w) = any(&text, POSTURE_WORDS) {
+    if let Some(w) = any(&text, REPORT_WORDS) {
+        let audience = if text.contains("audit") {
+            "auditor"
+        } else if text.contains("technical") || text.contains("analyst") {
+            "technical"
+        } else {
+            "executive"
+        };
+        let days = match &ex.time_range {
+            Some(crate::entities::TimeRange::Last { ns, .. }) => (ns / 86_400_000_000_000).max(1),
+            Some(crate::entities::TimeRange::Today | crate::entities::TimeRange::Yesterday) => 1,
+            _ => 7,
+        };
+        push(
+            &mut steps,
+            &sim,
+            "SecurityReport",
+            json!({"audience": audience, "days": days}),
+            format!("'{}' asks for a report ({audience}, {days} days)", w.trim()),
+            6.0,
+        );
+    } else if let Some(w) = any(&text, POSTURE_WORDS) {
         push(
             &mut steps,
             &sim,

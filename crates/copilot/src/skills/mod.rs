@@ -10,6 +10,7 @@ mod hunt;
 mod incident;
 mod nl2kql;
 mod posture;
+mod report;
 mod run_kql;
 mod script;
 
@@ -18,6 +19,7 @@ pub use hunt::HuntIndicators;
 pub use incident::{GuidedResponse, IncidentImpact, IncidentSummary, load_incident};
 pub use nl2kql::NaturalLanguageToKql;
 pub use posture::PostureReport;
+pub use report::SecurityReport;
 pub use run_kql::RunKql;
 pub use script::ScriptAnalysis;
 
@@ -31,6 +33,7 @@ pub fn all() -> Vec<Box<dyn Skill>> {
         Box::new(HuntIndicators),
         Box::new(ScriptAnalysis),
         Box::new(PostureReport),
+        Box::new(SecurityReport),
         Box::new(NaturalLanguageToKql),
         Box::new(RunKql),
     ]

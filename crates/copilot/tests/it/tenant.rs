@@ -213,6 +213,11 @@ fn questions_over_the_demo_tenant_match_the_ground_truth() {
         case("What was quarantined?", &["PDFConverterSetup.exe"]),
         case(format!("Hunt for {mal_ip}"), &[short(&mal_dev)]),
         case("hello, how can you help?", &["IncidentSummary"]),
+        case(
+            "Write an executive report for the past week",
+            &["security incidents", "exfiltration"],
+        ),
+        case("Security report for the auditors", &["have no owner assigned"]),
         case("Convert to KQL: successful sign-ins from Tor exit nodes", &["185.220."]),
         case(
             "Write a KQL query for processes spawned by winword",
