@@ -13,10 +13,28 @@
 //! * [`nl2kql`] — natural language to KQL over the schema registry, parsed and checked.
 //! * [`skill`] — the [`Skill`] trait, [`SkillRegistry`], [`SkillContext`], [`Evidence`].
 //! * [`skills`] — IncidentSummary, IncidentImpact, GuidedResponse, EntitySummary,
-//!   HuntIndicators, ScriptAnalysis, NaturalLanguageToKql, RunKql.
+//!   HuntIndicators, ScriptAnalysis, PostureReport, SecurityReport, NaturalLanguageToKql, RunKql.
 //! * [`planner`] — prompt → skills.
 //! * [`query`] — the KQL runner skills use.
 //! * [`session`] — sessions, prompts, responses, evidence, pins, feedback in SQLite.
+//!
+//! For a command line (call from a thread that is not inside a tokio runtime: the copilot
+//! drives its own):
+//!
+//! ```no_run
+//! # fn main() -> bulwark_copilot::Result<()> {
+//! use bulwark_copilot::{Copilot, session::SessionStore};
+//! let copilot = Copilot::open("bulwark-data")?;
+//! let mut sessions = SessionStore::open("bulwark-data/sessions.sqlite")?;
+//! // `bulwark ask "PROMPT" [--session ID] [--format json]`
+//! let (session, _prompt_id, answer) = copilot.ask_in_session(&mut sessions, None, "who was patient zero?")?;
+//! println!("{}", answer.markdown); // --format text
+//! println!("{}", answer.to_json(Some(&session))); // --format json
+//! // `bulwark kql generate "NL" [--format json]`
+//! let g = bulwark_copilot::nl2kql::generate("failed sign-ins in the last day");
+//! println!("{}", g.to_json()); // {"kql":..,"valid":..,"diagnostics":[..]}
+//! # Ok(()) }
+//! ```
 //!
 //! ```
 //! let g = bulwark_copilot::nl2kql::generate("failed sign-ins for alice in the past week");
