@@ -50,6 +50,7 @@ pub mod entities;
 mod error;
 pub mod nl2kql;
 pub mod planner;
+pub mod promptbook;
 pub mod query;
 pub mod session;
 pub mod skill;

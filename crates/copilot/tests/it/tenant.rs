@@ -405,3 +405,45 @@ fn hostile_prompts_get_an_answer_not_a_panic() {
     let a = t.copilot.ask("NoSuchTable | take 1", &mut SessionContext::default());
     assert!(!a.process_log.is_empty());
 }
+
+#[test]
+fn promptbooks_run_in_one_session() {
+    let t = tenant();
+    let intrusion = scenario(&t.truth, "intrusion");
+    let number = t.copilot.ask("summarize the intrusion", &mut SessionContext::default()).results
+        [0]
+    .result["incident_number"]
+        .as_str()
+        .map(String::from)
+        .expect("incident");
+    let book = bulwark_copilot::promptbook::find("incident-investigation").expect("built-in");
+    let mut store = bulwark_copilot::session::SessionStore::open_in_memory().expect("sessions");
+    let mut params = std::collections::BTreeMap::new();
+    params.insert("incident_id".to_string(), number.clone());
+    let (id, answers) = t.copilot.run_promptbook(&mut store, None, &book, &params).expect("run");
+    assert_eq!(answers.len(), book.prompts.len());
+    assert_eq!(answers[1].skills, vec!["IncidentImpact"]);
+    assert_eq!(answers[1].results[0].input["incident"], serde_json::json!(number));
+    assert!(answers[1].markdown.contains(&fact(intrusion, "exfil_ip")));
+    assert!(answers[3].markdown.contains("Isolate device"));
+    assert_eq!(store.history(&id).expect("history").len(), book.prompts.len());
+    // The shared Security Copilot samples import.
+    let Some(dir) = bulwark_testutil::shared_path("secopilot/Promptbook samples") else {
+        eprintln!("skipping: shared promptbook samples are absent");
+        return;
+    };
+    let mut imported = 0;
+    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "md") && !path.ends_with("readme.md") {
+            let text = std::fs::read_to_string(&path).expect("read");
+            if bulwark_copilot::promptbook::Promptbook::from_markdown(&text).is_ok() {
+                imported += 1;
+            } else {
+                println!("not imported: {}", path.display());
+            }
+        }
+    }
+    println!("{imported} sample promptbooks imported");
+    assert!(imported >= 5, "{imported}");
+}
