@@ -636,11 +636,21 @@ fn choose_table(text: &str, ex: &Extracted, registry: &SchemaRegistry) -> (Strin
             best = Some((table, *weight, phrase));
         }
     }
+    // An attachment named by file name or hash is a question about attachments.
+    if let Some((table, _, _)) = best.as_mut()
+        && *table == "EmailEvents"
+        && contains_word(text, "attachment").is_some()
+        && (ex.has(EntityKind::File) || ex.has(EntityKind::FileHash))
+    {
+        *table = "EmailAttachmentInfo";
+    }
     if let Some((table, _, phrase)) = best {
         // Emails that have attachments are still email questions.
         if table == "EmailAttachmentInfo"
             && contains_word(text, "email").is_some()
             && contains_word(text, "attachment name").is_none()
+            && !ex.has(EntityKind::File)
+            && !ex.has(EntityKind::FileHash)
         {
             return ("EmailEvents".into(), "the question is about emails".into());
         }
@@ -687,6 +697,16 @@ fn list(vs: &[&str]) -> Vec<String> {
 }
 
 const CONCEPTS: &[Concept] = &[
+    Concept {
+        phrases: &["high or medium", "medium or high", "high and medium", "medium and high"],
+        build: |t| {
+            col(t, "Severity").then(|| Filter::new("Severity", "in", list(&["High", "Medium"])))
+        },
+    },
+    Concept {
+        phrases: &["non-system", "nonsystem", "non system", "not system", "excluding system"],
+        build: |t| column_for(t, Role::User).map(|c| Filter::new(&c, "!=", s("system"))),
+    },
     Concept {
         phrases: &["without mfa", "no mfa", "single factor", "single-factor", "without multi"],
         build: |t| {
@@ -950,6 +970,8 @@ const CONCEPTS: &[Concept] = &[
             "new file",
             "dropped",
             "written",
+            "created in ",
+            "created under ",
         ],
         build: |t| {
             (t.name() == "DeviceFileEvents")
@@ -974,7 +996,7 @@ const CONCEPTS: &[Concept] = &[
         },
     },
     Concept {
-        phrases: &["downloaded", "download"],
+        phrases: &["downloaded", "download "],
         build: |t| {
             col(t, "FileOriginUrl").then(|| Filter::new("FileOriginUrl", "isnotempty", vec![]))
         },
@@ -1269,6 +1291,7 @@ const DEFAULT_PROJECTION: &[&str] = &[
     "AppDisplayName",
     "IPAddress",
     "ClientIP",
+    "Name",
     "SenderFromAddress",
     "RecipientEmailAddress",
     "Subject",
@@ -1446,6 +1469,9 @@ fn is_parent_mention(text: &str, at: usize, len: usize) -> bool {
         "parent ",
         "child of ",
         "children of ",
+        "parent is ",
+        "parent was ",
+        "parent process is ",
         "parent process ",
         "made by ",
         "set by ",
@@ -1584,6 +1610,79 @@ fn quoted_strings(text: &str) -> Vec<(usize, String)> {
     out
 }
 
+/// "ending in .xyz", "starting with adm-", "extension .ps1", "in the Downloads folder".
+fn pattern_filters(text: &str, schema: &TableSchema, filters: &mut Vec<Filter>) {
+    let value_after = |at: usize| -> Option<String> {
+        let v: String = text
+            .get(at..)?
+            .trim_start()
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != ',' && *c != '?' && *c != ')')
+            .collect();
+        let v = v.trim_matches(|c| c == '"' || c == '\'' || c == '`').to_string();
+        (!v.is_empty() && v.len() < 200).then_some(v)
+    };
+    let text_col = if schema.column("FileName").is_some() && schema.name().starts_with("Device") {
+        Some("FileName".to_string())
+    } else {
+        column_for(schema, Role::Text)
+    };
+    for (phrases, op) in [
+        (&["ending in ", "ends with ", "ending with ", "that end in "][..], "endswith"),
+        (
+            &["starting with ", "starts with ", "beginning with ", "that start with "][..],
+            "startswith",
+        ),
+        (&["extension ", "file type "][..], "endswith"),
+    ] {
+        for p in phrases {
+            if let Some(at) = text.find(p)
+                && let Some(v) = value_after(at + p.len())
+                && let Some(c) = &text_col
+            {
+                let v = if *p == "extension " || *p == "file type " {
+                    format!(".{}", v.trim_start_matches("*.").trim_start_matches('.'))
+                } else {
+                    v
+                };
+                filters.push(Filter::new(c, op, s(&v)));
+                break;
+            }
+        }
+    }
+    // "*.ps1" or ".ps1 files".
+    if !filters.iter().any(|f| f.op == "endswith")
+        && let Some(c) = &text_col
+    {
+        for w in text.split_whitespace() {
+            let ext = w.strip_prefix("*.").or_else(|| w.strip_prefix('.'));
+            if let Some(e) = ext
+                && (1..=5).contains(&e.len())
+                && e.chars().all(|c| c.is_ascii_alphanumeric())
+            {
+                filters.push(Filter::new(c, "endswith", s(&format!(".{e}"))));
+                break;
+            }
+        }
+    }
+    if schema.column("FolderPath").is_some() {
+        for p in [" folder", " directory"] {
+            if let Some(end) = text.find(p) {
+                let before: Vec<&str> = text[..end].split_whitespace().collect();
+                if let Some(name) = before.last()
+                    && !["the", "a", "this", "that", "any", "same"].contains(name)
+                    && before.len() >= 2
+                    && matches!(before[before.len() - 2], "the" | "in" | "into" | "to" | "from")
+                {
+                    let name = name.trim_matches(|c| c == '"' || c == '\'');
+                    filters.push(Filter::new("FolderPath", "has", s(name)));
+                }
+                break;
+            }
+        }
+    }
+}
+
 fn port_and_event_filters(text: &str, schema: &TableSchema, filters: &mut Vec<Filter>) {
     let words: Vec<&str> = text.split_whitespace().collect();
     for (i, w) in words.iter().enumerate() {
@@ -1689,6 +1788,9 @@ pub fn generate_from(ex: &Extracted, registry: &SchemaRegistry) -> Generated {
         };
         if let Some(mut f) = (concept.build)(&schema) {
             // "failed" and "successful" are one another's negation, not two filters.
+            if f.column == "Severity" && filters.iter().any(|g: &Filter| g.column == "Severity") {
+                continue;
+            }
             if filters.iter().any(|g: &Filter| {
                 g.column == f.column
                     && g.op.contains('=')
@@ -1717,6 +1819,7 @@ pub fn generate_from(ex: &Extracted, registry: &SchemaRegistry) -> Generated {
     }
     process_filters(&text, ex, &schema, &mut filters);
     port_and_event_filters(&text, &schema, &mut filters);
+    pattern_filters(&text, &schema, &mut filters);
     for (at, value) in quoted_strings(&ex.text) {
         if let Some(c) = column_for(&schema, Role::Text) {
             let wordy = value.chars().all(|c| c.is_alphanumeric() || c == ' ' || c == '_');
@@ -1785,6 +1888,9 @@ pub fn generate_from(ex: &Extracted, registry: &SchemaRegistry) -> Generated {
             lines.push(format!(
                 "| summarize {cnt} = count(), FirstSeen = min({time}), LastSeen = max({time}) by {c}"
             ));
+            if let Some((op, n)) = threshold(&text) {
+                lines.push(format!("| where {cnt} {op} {n}"));
+            }
             lines.push(format!("| sort by {cnt} desc"));
         }
         Shape::CountBy { by, top } => {
