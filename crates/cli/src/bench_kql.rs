@@ -69,6 +69,7 @@ import duckdb
 job = json.load(sys.stdin)
 con = duckdb.connect()
 con.execute(f"SET threads TO {job['threads']}")
+con.execute("SET enable_progress_bar = false")
 for name, files in job['tables'].items():
     if files:
         quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)

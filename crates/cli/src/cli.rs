@@ -95,6 +95,10 @@ pub struct IngestArgs {
     /// Output format of the summary.
     #[arg(long = "output", value_enum, default_value_t = ListFormat::Table)]
     pub output: ListFormat,
+    /// Run the detection rules on the events as they are ingested, then correlate alerts
+    /// into incidents.
+    #[arg(long)]
+    pub detect: bool,
 }
 
 #[derive(Debug, Args)]

@@ -68,7 +68,8 @@ fn demo(data_dir: &std::path::Path, args: &DemoArgs, quiet: bool) -> Result<Exit
     let detection = if args.no_detect {
         None
     } else {
-        let rules = crate::hunting::load_rules(&[], true, quiet)?;
+        let tables = crate::hunting::tables_with_rows(&store)?;
+        let rules = crate::hunting::load_rules_for(&[], true, quiet, Some(tables))?;
         let detect_started = Instant::now();
         let findings = crate::hunting::run_detection(&store, &rules, quiet)?;
         Some((findings, detect_started.elapsed().as_secs_f64()))
@@ -123,19 +124,70 @@ fn ingest(store: &Store, args: &crate::cli::IngestArgs, quiet: bool) -> Result<E
         force: args.force,
         ..Default::default()
     };
+    // Detection at ingest: every written batch is evaluated as it arrives.
+    let had_rows = store.table_stats()?.iter().any(|t| t.rows > 0);
+    let rules =
+        if args.detect { Some(crate::hunting::load_rules(&[], true, quiet)?) } else { None };
+    let mut detector = match &rules {
+        Some(r) => Some(bulwark_detect::StreamingDetector::new(
+            r,
+            bulwark_detect::StreamConfig::default(),
+        )?),
+        None => None,
+    };
+    let mut stream_error: Option<String> = None;
+    let mut alerts_seen = 0usize;
+    let mut on_batch = |table: &str, batch: &bulwark_demo::RecordBatch| {
+        if let Some(d) = detector.as_mut() {
+            match d.push(table, batch) {
+                Ok(new) => alerts_seen += new.len(),
+                Err(e) => {
+                    stream_error.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+    };
     let bar = output::spinner("records", quiet);
     let progress_bar = bar.clone();
-    let report = bulwark_ingest::ingest(store, &args.paths, &options, &move |event| match event {
-        ProgressEvent::Records { records, events_per_sec, .. } => {
-            progress_bar.set_position(records);
-            progress_bar.set_message(format!("{} events/s", output::count(events_per_sec as u64)));
-        }
-        ProgressEvent::FileStarted { path, .. } => {
-            progress_bar.set_prefix(path.display().to_string())
-        }
-        _ => {}
-    })?;
+    let report = bulwark_ingest::ingest_with(
+        store,
+        &args.paths,
+        &options,
+        &move |event| match event {
+            ProgressEvent::Records { records, events_per_sec, .. } => {
+                progress_bar.set_position(records);
+                progress_bar
+                    .set_message(format!("{} events/s", output::count(events_per_sec as u64)));
+            }
+            ProgressEvent::FileStarted { path, .. } => {
+                progress_bar.set_prefix(path.display().to_string())
+            }
+            _ => {}
+        },
+        &mut on_batch,
+    )?;
     bar.finish_and_clear();
+    if let Some(e) = stream_error {
+        bail!("detection at ingest failed: {e}");
+    }
+    let detection = match detector {
+        Some(d) => {
+            let started = Instant::now();
+            let findings = if had_rows {
+                // The store held data before: correlate over all of it, so earlier findings
+                // are not replaced by ones from the new rows alone.
+                let tables = crate::hunting::tables_with_rows(store)?;
+                let rules = crate::hunting::load_rules_for(&[], true, quiet, Some(tables))?;
+                crate::hunting::run_detection(store, &rules, quiet)?
+            } else {
+                let findings = d.finish();
+                bulwark_detect::hunt::write_findings(store, &findings)?;
+                findings
+            };
+            Some((findings, started.elapsed().as_secs_f64()))
+        }
+        None => None,
+    };
     match args.output {
         ListFormat::Json => println!("{}", serde_json::to_string(&report)?),
         ListFormat::Table => {
@@ -177,6 +229,11 @@ fn ingest(store: &Store, args: &crate::cli::IngestArgs, quiet: bool) -> Result<E
                     "… and {} more rejections (use --output json)",
                     report.rejections.len() - 20
                 )?;
+            }
+            if let Some((findings, elapsed)) = &detection {
+                writeln!(out)?;
+                drop(out);
+                crate::hunting::print_findings(findings, *elapsed)?;
             }
         }
     }

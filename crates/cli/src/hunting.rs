@@ -14,7 +14,21 @@ use std::process::ExitCode;
 
 /// Loads the built-in pack and any extra directories, printing what failed to load.
 pub fn load_rules(extra: &[std::path::PathBuf], builtin: bool, quiet: bool) -> Result<RuleSet> {
+    load_rules_for(extra, builtin, quiet, None)
+}
+
+/// [`load_rules`] keeping only rules over `tables` (the tables holding rows): rsigma builds
+/// a matching engine per rule table, so unused ones are memory for nothing.
+pub fn load_rules_for(
+    extra: &[std::path::PathBuf],
+    builtin: bool,
+    quiet: bool,
+    tables: Option<Vec<String>>,
+) -> Result<RuleSet> {
     let mut rules = RuleSet::new();
+    if let Some(tables) = tables {
+        rules.restrict_to_tables(tables);
+    }
     if builtin {
         let report = bulwark_detect::builtin::load_builtin(&mut rules);
         if !report.failed.is_empty() {
@@ -58,8 +72,14 @@ pub fn run_detection(store: &Store, rules: &RuleSet, quiet: bool) -> Result<Find
     Ok(findings)
 }
 
+/// The tables of the store that hold rows.
+pub fn tables_with_rows(store: &Store) -> Result<Vec<String>> {
+    Ok(store.table_stats()?.into_iter().filter(|t| t.rows > 0).map(|t| t.name).collect())
+}
+
 pub fn detect(store: &Store, args: &DetectArgs, quiet: bool) -> Result<ExitCode> {
-    let rules = load_rules(&args.rules, !args.no_builtin, quiet)?;
+    let rules =
+        load_rules_for(&args.rules, !args.no_builtin, quiet, Some(tables_with_rows(store)?))?;
     let started = std::time::Instant::now();
     let findings = run_detection(store, &rules, quiet)?;
     let elapsed = started.elapsed().as_secs_f64();

@@ -36,7 +36,9 @@ mod windows;
 
 pub use error::{Error, Result};
 pub use evtx::{EvtxReader, RecordError, read_evtx};
-pub use pipeline::{FileReport, IngestOptions, IngestReport, ProgressEvent, SkippedFile, ingest};
+pub use pipeline::{
+    FileReport, IngestOptions, IngestReport, ProgressEvent, SkippedFile, ingest, ingest_with,
+};
 pub use record::{Source, WindowsRecord};
 pub use sniff::{Format, sniff, sniff_file};
 pub use syslog::{Cef, SyslogLine, parse_cef, parse_syslog};

@@ -260,6 +260,18 @@ pub fn ingest(
     options: &IngestOptions,
     progress: &dyn Fn(ProgressEvent),
 ) -> Result<IngestReport> {
+    ingest_with(store, paths, options, progress, &mut |_, _| {})
+}
+
+/// [`ingest`], also handing every batch to `on_batch` (table name, rows) as it is written,
+/// for streaming consumers such as detection at ingest.
+pub fn ingest_with(
+    store: &Store,
+    paths: &[PathBuf],
+    options: &IngestOptions,
+    progress: &dyn Fn(ProgressEvent),
+    on_batch: &mut dyn FnMut(&str, &RecordBatch),
+) -> Result<IngestReport> {
     let start = Instant::now();
     let table = match &options.table {
         Some(name) => {
@@ -299,7 +311,7 @@ pub fn ingest(
             scope.spawn(move || worker(shared, tx));
         }
         drop(tx);
-        let r = write_all(store, rx, options, progress, &mut report, start);
+        let r = write_all(store, rx, options, progress, &mut report, start, on_batch);
         // On error the receiver is dropped with `r`'s frame; workers stop at their next send.
         r
     });
@@ -539,6 +551,7 @@ fn write_all(
     progress: &dyn Fn(ProgressEvent),
     report: &mut IngestReport,
     start: Instant,
+    on_batch: &mut dyn FnMut(&str, &RecordBatch),
 ) -> Result<()> {
     // Small row groups bound the Parquet writer's buffers per open table. Automatic compaction
     // is off during ingest: it reads whole files into memory, which would break the memory
@@ -568,6 +581,7 @@ fn write_all(
                 let counts = file_rows.entry(file).or_default();
                 for (table, batch) in &batches {
                     t.write(table, batch)?;
+                    on_batch(table, batch);
                     let n = batch.num_rows() as u64;
                     *counts.entry(table.clone()).or_default() += n;
                     *report.rows.entry(table.clone()).or_default() += n;

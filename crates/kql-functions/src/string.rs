@@ -418,7 +418,12 @@ pub(crate) fn defs() -> Vec<Def> {
             (0..x.len())
                 .map(|i| {
                     let (p, q) = (s_or_empty(&x, i), s_or_empty(&y, i));
-                    Some(p.eq_ignore_ascii_case(q) || lower(p) == lower(q))
+                    // ASCII strings compare without allocating.
+                    Some(if p.is_ascii() && q.is_ascii() {
+                        p.eq_ignore_ascii_case(q)
+                    } else {
+                        lower(p) == lower(q)
+                    })
                 })
                 .collect(),
         ))

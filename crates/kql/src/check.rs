@@ -799,6 +799,10 @@ impl Checker<'_> {
     }
 
     fn unknown_column(&mut self, id: &Ident, row: &Schema) {
+        if self.diags.len() >= MAX_DIAGNOSTICS {
+            // Capped: spare the suggestion search (hostile queries list thousands of names).
+            return;
+        }
         let table = row.table.as_deref().map(|t| format!(" in {t}")).unwrap_or_default();
         let mut d = Diagnostic::error(
             codes::UNKNOWN_COLUMN,
@@ -1079,12 +1083,14 @@ impl Checker<'_> {
         let mut out: Vec<Column> = Vec::new();
         // Later items may use columns defined by earlier ones (`extend a = 1, b = a + 1`).
         let mut work = row.clone();
+        let mut added = 0;
         for item in items {
-            for c in &out {
+            for c in &out[added..] {
                 if !c.name.is_empty() {
                     work.set(c.name.clone(), c.ty);
                 }
             }
+            added = out.len();
             let ty = self.expr(&item.expr, &work);
             if item.names.len() > 1 {
                 for n in &item.names {

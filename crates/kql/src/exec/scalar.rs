@@ -310,6 +310,17 @@ impl Planner<'_> {
             BinOp::Le => le.lt_eq(re),
             BinOp::Gt => le.gt(re),
             BinOp::Ge => le.gt_eq(re),
+            BinOp::EqCi | BinOp::NeCi
+                if is_text(&lt) && matches!(&re, Expr::Literal(ScalarValue::Utf8(Some(_)), _)) =>
+            {
+                // `x =~ "literal"`: a vectorized lower() beats a per-row case-folding UDF.
+                let Expr::Literal(ScalarValue::Utf8(Some(text)), _) = &re else {
+                    return fail(span, "internal: literal expected");
+                };
+                let folded = lit(text.to_lowercase());
+                let lowered = datafusion::functions::string::expr_fn::lower(le);
+                if op == BinOp::EqCi { lowered.eq(folded) } else { lowered.not_eq(folded) }
+            }
             BinOp::EqCi | BinOp::NeCi => {
                 let le = if is_text(&lt) { le } else { self.udf("tostring")?.call(vec![le]) };
                 let re = if is_text(&rt) { re } else { self.udf("tostring")?.call(vec![re]) };
@@ -416,6 +427,24 @@ impl Planner<'_> {
                     return Ok(Val::plain(lit(negated)));
                 }
                 x.expr.in_list(values, negated)
+            }
+            Some("in_ci")
+                if !items.is_empty()
+                    && items.iter().all(|v| {
+                        !v.dynamic
+                            && matches!(&v.expr, Expr::Literal(ScalarValue::Utf8(Some(_)), _))
+                    }) =>
+            {
+                // `x in~ ("a", "b")`: lower(x) in the folded literals, vectorized.
+                let xe = self.text_arg(x, rel)?;
+                let folded: Vec<Expr> = items
+                    .iter()
+                    .filter_map(|v| match &v.expr {
+                        Expr::Literal(ScalarValue::Utf8(Some(t)), _) => Some(lit(t.to_lowercase())),
+                        _ => None,
+                    })
+                    .collect();
+                datafusion::functions::string::expr_fn::lower(xe).in_list(folded, negated)
             }
             Some(f) => {
                 let xe = self.text_arg(x, rel)?;
@@ -968,6 +997,23 @@ impl Planner<'_> {
         let mut vals = Vec::new();
         for a in &c.args {
             vals.push(self.scalar(a, rel)?);
+        }
+        if matches!(name, "bin" | "floor")
+            && vals.len() == 2
+            && matches!(vals[0].expr.get_type(rel.plan.schema())?, DataType::Timestamp(_, _))
+            && let Expr::Literal(ScalarValue::DurationNanosecond(Some(step)), _) = &vals[1].expr
+            && *step > 0
+        {
+            // bin(datetime, timespan): DataFusion's vectorized date_bin (origin 1970-01-01,
+            // flooring), the same values as Kusto's bin.
+            let stride = lit(ScalarValue::new_interval_mdn(0, 0, *step));
+            let origin = ts_lit(0);
+            let e = datafusion::functions::datetime::expr_fn::date_bin(
+                stride,
+                vals[0].expr.clone(),
+                origin,
+            );
+            return Ok(Val::plain(e));
         }
         if let Some(udf) = self.fns.scalar(name) {
             let info = bulwark_kql_functions::scalar_info(name);
