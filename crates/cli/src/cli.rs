@@ -48,6 +48,20 @@ pub enum Command {
     /// KQL: run a query over the store (`bulwark kql "DeviceProcessEvents | take 5"`), check
     /// queries against the schema, format them.
     Kql(KqlArgs),
+    /// Ask a question about your data in plain language; the answer cites its evidence.
+    Ask(AskArgs),
+    /// An interactive session: questions, follow-ups ("summarize it"), /pin, /export, /quit.
+    Chat {
+        /// Continue this session.
+        #[arg(long)]
+        session: Option<String>,
+    },
+    /// Promptbooks: multi-step prompt recipes run in one session.
+    #[command(subcommand)]
+    Promptbook(PromptbookCommand),
+    /// Stored copilot sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
     /// Reverse-engineer scripts without running them: peel obfuscation, list indicators and
     /// behaviours, give a verdict.
     Analyze(AnalyzeArgs),
@@ -196,8 +210,90 @@ pub enum ResultFormat {
     Csv,
 }
 
+/// `bulwark ask`.
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The question.
+    #[arg(required = true)]
+    pub prompt: Vec<String>,
+    /// Ask within this session (follow-ups resolve from it); default: a new session.
+    #[arg(long)]
+    pub session: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PromptbookCommand {
+    /// List the built-in promptbooks.
+    List,
+    /// Show a promptbook's inputs and prompts (a built-in name, or a YAML/Markdown file).
+    Show {
+        /// Name or file.
+        name: String,
+    },
+    /// Run a promptbook step by step in one session.
+    Run {
+        /// Name or file.
+        name: String,
+        /// Inputs as `key=value` (e.g. `--param incident_id=2`).
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List sessions.
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Show a session's prompts and answers.
+    Show {
+        /// Session id.
+        id: String,
+    },
+    /// Export a session as Markdown or self-contained HTML.
+    Export {
+        /// Session id.
+        id: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Markdown)]
+        format: ExportFormat,
+    },
+    /// Delete a session.
+    Delete {
+        /// Session id.
+        id: String,
+    },
+}
+
+/// Session export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Markdown.
+    Markdown,
+    /// One self-contained HTML page.
+    Html,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum KqlCommand {
+    /// Turn a question into KQL (checked against the schema before it is shown).
+    Generate {
+        /// The question, e.g. "failed sign-ins for alice in the past week".
+        #[arg(required = true)]
+        question: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
     /// Check queries: a JSON-lines file with a `query` field per line, or one query.
     Check {
         /// JSON-lines corpus.

@@ -20,6 +20,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Incidents(cmd) => crate::hunting::incidents(&open_store(&data_dir)?, cmd),
         Command::Sigma(cmd) => crate::hunting::sigma(cmd, cli.quiet),
         Command::Analyze(args) => analyze(&args),
+        Command::Ask(args) => crate::assistant::ask(&data_dir, &args),
+        Command::Chat { session } => crate::assistant::chat(&data_dir, session),
+        Command::Promptbook(cmd) => crate::assistant::promptbook(&data_dir, cmd),
+        Command::Sessions(cmd) => crate::assistant::sessions_cmd(&data_dir, cmd),
         Command::Kql(args) => crate::hunting::kql(&open_store(&data_dir)?, args),
     }
 }
@@ -112,6 +116,10 @@ fn demo(data_dir: &std::path::Path, args: &DemoArgs, quiet: bool) -> Result<Exit
         "Next: `bulwark --data-dir {0} incidents show N` for an incident's alerts and entities, `bulwark --data-dir {0} tables` for the data.",
         data_dir.display()
     )?;
+    drop(out);
+    if detection.is_some() {
+        crate::assistant::first_answer(data_dir)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

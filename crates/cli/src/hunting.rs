@@ -326,6 +326,9 @@ pub fn kql(store: &Store, args: KqlArgs) -> Result<ExitCode> {
         return run_kql(store, args);
     };
     match cmd {
+        KqlCommand::Generate { question, format } => {
+            crate::assistant::kql_generate(&question.join(" "), format)
+        }
         KqlCommand::Check { jsonl: Some(file), format, .. } => {
             let f = std::fs::File::open(&file)
                 .with_context(|| format!("cannot open {}", file.display()))?;

@@ -1,5 +1,6 @@
 //! `bulwark`: the command-line face of Bulwark. Parsing and printing only; the work happens in
 //! the library crates.
+mod assistant;
 mod bench_kql;
 mod cli;
 mod commands;
