@@ -166,8 +166,8 @@ impl Engine {
 
     /// An engine over every table of a store.
     pub fn open(store: &bulwark_store::Store) -> Result<Engine, QueryError> {
-        let ctx = new_context();
-        store.register_tables(&ctx).map_err(|e| QueryError::Execution(e.to_string()))?;
+        // The store's session: its Parquet settings (filter pushdown, late materialization).
+        let ctx = store.session_context().map_err(|e| QueryError::Execution(e.to_string()))?;
         let manifest = store.manifest().map_err(|e| QueryError::Execution(e.to_string()))?;
         let nonempty: HashSet<String> = manifest
             .tables
