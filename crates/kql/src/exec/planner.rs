@@ -2428,15 +2428,223 @@ impl Planner<'_> {
         Ok(Rel { plan, dynamic, ordered: false, order: Vec::new() })
     }
 
-    fn top_nested(&mut self, _rel: Rel, op: &Operator) -> PResult<Rel> {
-        fail(op.span(), "top-nested is not supported by Bulwark's engine yet")
+    /// `top-nested N1 of A by agg1, top-nested N2 of B by agg2 …`: level k aggregates by the
+    /// first k keys, keeps the rows whose earlier keys survived level k-1, and ranks within
+    /// them. Output: A, agg1, B, agg2, …
+    fn top_nested(&mut self, rel: Rel, op: &Operator) -> PResult<Rel> {
+        use datafusion::functions_window::expr_fn::row_number;
+        use datafusion::logical_expr::ExprFunctionExt;
+        let Operator::TopNested { levels, span } = op else {
+            return fail(op.span(), "not top-nested");
+        };
+        let mut counter = 0;
+        let mut of_items: Vec<NamedExpr> = Vec::new();
+        let mut order: Vec<String> = Vec::new();
+        let mut prev: Option<Rel> = None;
+        for level in levels {
+            if level.others.is_some() {
+                return fail(*span, "top-nested `with others` is not supported");
+            }
+            let of_name = item_name(&level.of, &mut counter);
+            let of_item = NamedExpr {
+                names: vec![Ident::new(of_name.clone(), level.of.expr.span())],
+                expr: level.of.expr.clone(),
+            };
+            let agg_name = match level.by.names.first() {
+                Some(n) => n.name.clone(),
+                None => format!("aggregated_{of_name}"),
+            };
+            let agg_item = NamedExpr {
+                names: vec![Ident::new(agg_name.clone(), level.by.expr.span())],
+                expr: level.by.expr.clone(),
+            };
+            let partition: Vec<Expr> =
+                of_items.iter().filter_map(|i| i.names.first().map(|n| col(&n.name))).collect();
+            of_items.push(of_item);
+            let summarized = self.summarize(rel.clone(), &[agg_item], &of_items)?;
+            // Keep only the groups under the previous level's survivors, with their aggregates.
+            let joined = match prev.take() {
+                Some(p) => {
+                    let on: Vec<JoinOn> = of_items[..of_items.len() - 1]
+                        .iter()
+                        .filter_map(|i| i.names.first().map(|n| JoinOn::Column(n.clone())))
+                        .collect();
+                    self.join(p, summarized, JoinKind::Inner, &on, *span, true)?
+                }
+                None => summarized,
+            };
+            let asc = level.order == Some(SortOrder::Asc);
+            let rank_name = self.hidden_name("rank");
+            let rank = row_number()
+                .partition_by(partition)
+                .order_by(vec![col(&agg_name).sort(asc, false)])
+                .build()?
+                .alias(rank_name.clone());
+            let mut plan = LogicalPlanBuilder::from(joined.plan.clone()).window(vec![rank])?;
+            if let Some(count) = &level.count {
+                let n = self.const_usize(count, *span)?;
+                plan = plan.filter(col(&rank_name).lt_eq(lit(n as i64)))?;
+            }
+            order.push(of_name);
+            order.push(agg_name);
+            let keep: Vec<Expr> = order.iter().map(|n| col(n)).collect();
+            let plan = plan.project(keep)?.build()?;
+            let mut next = Rel::new(plan);
+            next.dynamic = joined.dynamic.iter().filter(|n| order.contains(n)).cloned().collect();
+            prev = Some(next);
+        }
+        match prev {
+            Some(r) => Ok(r),
+            None => fail(*span, "top-nested needs at least one level"),
+        }
     }
 
-    fn mv_apply(&mut self, _rel: Rel, op: &Operator) -> PResult<Rel> {
-        fail(op.span(), "mv-apply is not supported by Bulwark's engine yet")
+    /// `mv-apply cols on (subquery)`: the subquery runs over each input row's expanded values.
+    /// Rows are numbered, expanded, and the subquery's operators run partitioned by that
+    /// number (aggregations group by it, take/top rank within it); row-wise subqueries keep
+    /// the input's columns, others are joined back to them.
+    fn mv_apply(&mut self, rel: Rel, op: &Operator) -> PResult<Rel> {
+        use datafusion::functions_window::expr_fn::row_number;
+        let Operator::MvApply { params, columns, subquery, span } = op else {
+            return fail(op.span(), "not mv-apply");
+        };
+        let rid = self.hidden_name("row");
+        let numbered = LogicalPlanBuilder::from(rel.plan.clone())
+            .window(vec![row_number().alias(rid.clone())])?
+            .build()?;
+        let base =
+            Rel { plan: numbered, dynamic: rel.dynamic.clone(), ordered: false, order: Vec::new() };
+        let mut cur = self.mv_expand(base.clone(), params, columns, None)?;
+        let rid_ident = Ident::new(rid.clone(), *span);
+        cur = self.partitioned_ops(cur, &subquery.ops, &rid_ident)?;
+        let base_cols: Vec<String> = base.names().into_iter().filter(|n| *n != rid).collect();
+        if base_cols.iter().all(|n| cur.has(n)) {
+            let keep: Vec<String> = cur.names().into_iter().filter(|n| *n != rid).collect();
+            let mut out = self.select(cur, &keep, *span)?;
+            out.ordered = false;
+            return Ok(out);
+        }
+        // The subquery aggregated: its rows join the input row they came from.
+        let expanded: Vec<String> = columns
+            .iter()
+            .map(|c| match &c.name {
+                Some(n) => n.name.clone(),
+                None => crate::check::default_name(&c.expr).unwrap_or_default(),
+            })
+            .collect();
+        let left_cols: Vec<String> = base
+            .names()
+            .into_iter()
+            .filter(|n| !expanded.contains(n) && !cur.has(n) || *n == rid)
+            .collect();
+        let left = self.select(base, &left_cols, *span)?;
+        let joined =
+            self.join(left, cur, JoinKind::Inner, &[JoinOn::Column(rid_ident)], *span, true)?;
+        let keep: Vec<String> = joined.names().into_iter().filter(|n| *n != rid).collect();
+        self.select(joined, &keep, *span)
     }
 
-    fn partition(&mut self, _rel: Rel, by: &Ident, _sub: &TabularExpr) -> PResult<Rel> {
-        fail(by.span, "partition is not supported by Bulwark's engine yet")
+    /// Runs `ops` separately for each value of the column `key` (which every row keeps):
+    /// aggregations group by it, take/top rank within it, row-wise operators run as usual.
+    fn partitioned_ops(&mut self, mut cur: Rel, ops: &[Operator], key: &Ident) -> PResult<Rel> {
+        use datafusion::functions_window::expr_fn::row_number;
+        use datafusion::logical_expr::ExprFunctionExt;
+        let rid = key.name.clone();
+        let rid_ident = key.clone();
+        for sub_op in ops {
+            cur = match sub_op {
+                Operator::Summarize { params, aggregates, by, span } => {
+                    let mut keyed = vec![NamedExpr {
+                        names: vec![rid_ident.clone()],
+                        expr: Ast::Ident(rid_ident.clone()),
+                    }];
+                    keyed.extend(by.iter().cloned());
+                    let op = Operator::Summarize {
+                        params: params.clone(),
+                        aggregates: aggregates.clone(),
+                        by: keyed,
+                        span: *span,
+                    };
+                    self.operator(cur, &op)?
+                }
+                Operator::Count { name, span } => {
+                    let n = name.clone().unwrap_or_else(|| Ident::new("Count", *span));
+                    let op = Operator::Summarize {
+                        params: Vec::new(),
+                        aggregates: vec![NamedExpr {
+                            names: vec![n],
+                            expr: Ast::Call(Call {
+                                name: Ident::new("count", *span),
+                                args: Vec::new(),
+                                span: *span,
+                            }),
+                        }],
+                        by: vec![NamedExpr {
+                            names: vec![rid_ident.clone()],
+                            expr: Ast::Ident(rid_ident.clone()),
+                        }],
+                        span: *span,
+                    };
+                    self.operator(cur, &op)?
+                }
+                Operator::Take { count, span } | Operator::Top { count, span, .. } => {
+                    let n = self.const_usize(count, *span)?;
+                    let order = match sub_op {
+                        Operator::Top { by, .. } => {
+                            vec![self.sort_key(by, &cur, SortOrder::Desc)?]
+                        }
+                        _ => Vec::new(),
+                    };
+                    let rank_name = self.hidden_name("rank");
+                    let rank = row_number()
+                        .partition_by(vec![col(&rid)])
+                        .order_by(order)
+                        .build()?
+                        .alias(rank_name.clone());
+                    let keep: Vec<Expr> = cur.names().iter().map(|n| col(n)).collect();
+                    let plan = LogicalPlanBuilder::from(cur.plan.clone())
+                        .window(vec![rank])?
+                        .filter(col(&rank_name).lt_eq(lit(n as i64)))?
+                        .project(keep)?
+                        .build()?;
+                    Rel { plan, ..cur }
+                }
+                Operator::Project { columns, span } => {
+                    let mut columns = columns.clone();
+                    columns.push(NamedExpr {
+                        names: vec![rid_ident.clone()],
+                        expr: Ast::Ident(rid_ident.clone()),
+                    });
+                    self.operator(cur, &Operator::Project { columns, span: *span })?
+                }
+                Operator::Where { .. }
+                | Operator::Extend { .. }
+                | Operator::Sort { .. }
+                | Operator::ProjectRename { .. }
+                | Operator::ProjectAway { .. }
+                | Operator::Parse { .. }
+                | Operator::MvExpand { .. } => self.operator(cur, sub_op)?,
+                other => {
+                    return fail(
+                        other.span(),
+                        format!("'{}' is not supported inside mv-apply", other.keyword()),
+                    );
+                }
+            };
+            if !cur.has(&rid) {
+                return fail(sub_op.span(), "this operator drops the row identity mv-apply needs");
+            }
+        }
+        Ok(cur)
+    }
+
+    /// `partition by Col (subquery)`: the subquery per value of `Col`, results together.
+    fn partition(&mut self, rel: Rel, by: &Ident, sub: &TabularExpr) -> PResult<Rel> {
+        if !rel.has(&by.name) {
+            return fail(by.span, format!("unknown column '{}'", by.name));
+        }
+        let mut out = self.partitioned_ops(rel, &sub.ops, by)?;
+        out.ordered = false;
+        Ok(out)
     }
 }

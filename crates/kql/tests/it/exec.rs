@@ -70,3 +70,46 @@ let m = toscalar(T | summarize max(x));
 T | where x in ((T | where x > 2 | project x)) | extend top = x == m | order by x asc"#;
     assert_eq!(run(q), rows(&[&["x", "top"], &["3", "false"], &["4", "true"]]));
 }
+
+#[test]
+fn mv_apply_top_per_row() {
+    // From the mv-apply reference: the two largest elements of each row's array.
+    let q = r#"let _data = range x from 1 to 8 step 1 | summarize l = make_list(x) by xMod2 = x % 2;
+_data | mv-apply element = l to typeof(long) on (top 2 by element) | project xMod2, element | order by xMod2 asc, element desc"#;
+    assert_eq!(
+        run(q),
+        rows(&[&["xMod2", "element"], &["0", "8"], &["0", "6"], &["1", "7"], &["1", "5"]])
+    );
+}
+
+#[test]
+fn mv_apply_summarize_per_row() {
+    let q = r#"datatable(id:string, v:dynamic)["a", dynamic([1, 2, 3]), "b", dynamic([10])]
+| mv-apply x = v to typeof(long) on (summarize total = sum(x), n = count())
+| project id, total, n | order by id asc"#;
+    assert_eq!(run(q), rows(&[&["id", "total", "n"], &["a", "6", "3"], &["b", "10", "1"]]));
+}
+
+#[test]
+fn top_nested_two_levels() {
+    let q = r#"datatable(State:string, Source:string, n:long)[
+"TX", "radar", 5, "TX", "radar", 5, "TX", "public", 3, "KS", "radar", 4, "KS", "spotter", 6, "OK", "radar", 1]
+| top-nested 2 of State by total = sum(n), top-nested 1 of Source by s = sum(n)
+| order by total desc"#;
+    assert_eq!(
+        run(q),
+        rows(&[
+            &["State", "total", "Source", "s"],
+            &["TX", "13", "radar", "10"],
+            &["KS", "10", "spotter", "6"]
+        ])
+    );
+}
+
+#[test]
+fn partition_runs_the_subquery_per_value() {
+    let q = r#"datatable(k:string, v:long)["a", 1, "a", 5, "a", 3, "b", 2, "b", 9]
+| partition hint.strategy=native by k (top 1 by v)
+| project k, v | order by k asc"#;
+    assert_eq!(run(q), rows(&[&["k", "v"], &["a", "5"], &["b", "9"]]));
+}
