@@ -282,14 +282,37 @@ impl Planner<'_> {
                     (f, DataType::Duration(_)) if is_text(f) => {
                         this.convert_text(e, KustoType::TimeSpan)?
                     }
+                    // A number compared with a string column compares as text (no failing
+                    // cast of every row); a bool compared with text parses the text.
+                    (f, t) if (f.is_integer() || f.is_floating()) && is_text(t) => {
+                        this.udf("tostring")?.call(vec![e])
+                    }
+                    (f, DataType::Boolean) if is_text(f) => {
+                        this.convert_text(e, KustoType::Bool)?
+                    }
                     (DataType::Boolean, t) if t.is_integer() || t.is_floating() => {
                         e.cast_to(&DataType::Int64, &schema)?
                     }
                     _ => e,
                 })
             };
-            le = fix(self, le, &lt, &rt)?;
-            re = fix(self, re, &rt, &lt)?;
+            // A string literal compared with a number column becomes a number (no per-row
+            // conversion of the column).
+            let numeric = |t: &DataType| t.is_integer() || t.is_floating();
+            if numeric(&lt)
+                && let Expr::Literal(ScalarValue::Utf8(Some(text)), _) = &re
+                && let Ok(v) = text.trim().parse::<f64>()
+            {
+                re = if v.fract() == 0.0 && lt.is_integer() { lit(v as i64) } else { lit(v) };
+            } else if numeric(&rt)
+                && let Expr::Literal(ScalarValue::Utf8(Some(text)), _) = &le
+                && let Ok(v) = text.trim().parse::<f64>()
+            {
+                le = if v.fract() == 0.0 && rt.is_integer() { lit(v as i64) } else { lit(v) };
+            } else {
+                le = fix(self, le, &lt, &rt)?;
+                re = fix(self, re, &rt, &lt)?;
+            }
         }
         let is_dur = |t: &DataType| matches!(t, DataType::Duration(_));
         let is_num = |t: &DataType| t.is_integer() || t.is_floating();
