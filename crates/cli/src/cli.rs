@@ -385,6 +385,12 @@ pub enum SchemaCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Copilot latency per prompt over the data dir's tenant: p50/p95/max of a fixed prompt set.
+    Ask {
+        /// Rounds over the prompt set (after one warm-up prompt).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// Five hunting queries over the store: KQL through Bulwark's engine vs the same logic in
     /// DataFusion SQL and (with --duckdb) DuckDB, over the same Parquet files, in one run.
     Kql {

@@ -45,6 +45,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod bench;
 mod copilot;
 pub mod entities;
 mod error;
