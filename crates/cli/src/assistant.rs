@@ -58,7 +58,7 @@ pub fn chat(data_dir: &Path, session: Option<String>) -> Result<ExitCode> {
     };
     let mut last_prompt: Option<i64> = None;
     eprintln!(
-        "Bulwark chat (session {session}). Ask about incidents, users, devices, IPs, scripts; /pin [note], /export FILE, /quit."
+        "Bulwark chat (session {session}). Ask about incidents, users, devices, IPs, scripts; /pin [note], /pins, /export FILE, /quit."
     );
     let stdin = std::io::stdin();
     loop {
@@ -83,6 +83,10 @@ pub fn chat(data_dir: &Path, session: Option<String>) -> Result<ExitCode> {
                 }
                 None => eprintln!("nothing to pin yet"),
             }
+            continue;
+        }
+        if line == "/pins" {
+            println!("{}", store.pin_summary(&session)?);
             continue;
         }
         if let Some(file) = line.strip_prefix("/export") {

@@ -268,6 +268,38 @@ impl SessionStore {
         Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
     }
 
+    /// The pinboard's summary, written from the pinned answers themselves: per pin, the
+    /// prompt, the answer's headline (its first line) and its key points (up to three bullet
+    /// lines), and the analyst's note.
+    pub fn pin_summary(&self, id: &str) -> Result<String> {
+        let pins = self.pins(id)?;
+        if pins.is_empty() {
+            return Ok("Nothing is pinned yet.".to_string());
+        }
+        let history = self.history(id)?;
+        let mut out =
+            format!("{} pinned item{}:\n", pins.len(), if pins.len() == 1 { "" } else { "s" });
+        for (i, p) in pins.iter().enumerate() {
+            let turn = history.iter().find(|t| t.prompt_id == p.prompt_id);
+            let (headline, points) = match turn {
+                Some(t) => answer_gist(&t.markdown),
+                None => (String::new(), Vec::new()),
+            };
+            out.push_str(&format!("{}. {}", i + 1, p.prompt));
+            if !headline.is_empty() {
+                out.push_str(&format!(" — {headline}"));
+            }
+            if !p.note.is_empty() {
+                out.push_str(&format!(" (note: {})", p.note));
+            }
+            out.push('\n');
+            for point in points {
+                out.push_str(&format!("   - {point}\n"));
+            }
+        }
+        Ok(out)
+    }
+
     /// Records feedback on a response.
     pub fn feedback(&self, prompt_id: i64, kind: Feedback, comment: &str) -> Result<()> {
         self.conn.execute(
@@ -320,6 +352,8 @@ impl SessionStore {
         let pins = self.pins(id)?;
         if !pins.is_empty() {
             md.push_str("## Pinboard\n\n");
+            md.push_str(&self.pin_summary(id)?);
+            md.push('\n');
             for p in pins {
                 md.push_str(&format!(
                     "- **{}**{}\n",
@@ -399,6 +433,22 @@ impl Copilot {
     }
 }
 
+/// An answer's headline (first text line, Markdown emphasis removed) and up to three bullets.
+fn answer_gist(markdown: &str) -> (String, Vec<String>) {
+    let clean = |l: &str| l.trim().trim_start_matches('#').replace("**", "").trim().to_string();
+    let mut lines =
+        markdown.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("```"));
+    let headline = lines.next().map(clean).unwrap_or_default();
+    let points = markdown
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("- "))
+        .take(3)
+        .map(|l| clean(&l[2..]))
+        .collect();
+    (headline, points)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,6 +502,32 @@ mod tests {
         store.delete(&id)?;
         assert!(store.list()?.is_empty());
         assert!(matches!(store.history(&id), Err(Error::UnknownSession(_))));
+        Ok(())
+    }
+
+    #[test]
+    fn pinboard_summary_comes_from_the_pinned_answers() -> Result<()> {
+        let mut store = SessionStore::open_in_memory()?;
+        let id = store.create(None)?;
+        let ctx = SessionContext::default();
+        assert_eq!(store.pin_summary(&id)?, "Nothing is pinned yet.");
+        let mut a = answer("who was patient zero?");
+        a.markdown = "**Patient zero: wks-fin-003**\n\n- user nancy.robinson\n- first alert 10:15\n- device isolated: no\n- extra".into();
+        let p = store.record(&id, &a, &ctx)?;
+        store.record(&id, &answer("unpinned question"), &ctx)?;
+        store.pin(&id, p, "escalate")?;
+        let summary = store.pin_summary(&id)?;
+        assert!(summary.starts_with("1 pinned item:"), "{summary}");
+        assert!(
+            summary.contains("who was patient zero? — Patient zero: wks-fin-003 (note: escalate)"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("   - user nancy.robinson") && !summary.contains("extra"),
+            "{summary}"
+        );
+        assert!(!summary.contains("unpinned"), "{summary}");
+        assert!(store.export_markdown(&id)?.contains(&summary));
         Ok(())
     }
 }
