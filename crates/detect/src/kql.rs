@@ -29,6 +29,8 @@ use crate::{Error, Result};
 const WINDOWS_COLUMNS: &[&str] = &["TimeGenerated", "Computer", "Channel", "EventID", "Provider"];
 /// Limit on nested conditions/detections, against hostile rules.
 const MAX_DEPTH: usize = 64;
+/// Most operands joined in one flat `and`/`or` chain (see [`paren_join`]).
+const MAX_CHAIN: usize = 256;
 /// Cap on value variants a `windash` value may expand to.
 const MAX_WINDASH_VARIANTS: usize = 125;
 
@@ -533,7 +535,19 @@ impl Converter<'_> {
     /// The KQL expression reading a Sigma field on the target.
     fn column(&mut self, field: &str) -> Result<String> {
         match self.target.field(field) {
-            Some(FieldSource::Column(c)) => Ok(c.to_string()),
+            Some(FieldSource::Column(c)) => {
+                // A real Defender column our schema does not carry yet (the
+                // ProcessVersionInfo* family): the query still reads it where it exists
+                // (Defender XDR) and sees an empty value in our store, as streaming
+                // evaluation does on our rows.
+                let missing =
+                    registry().get(self.target.table).is_some_and(|s| s.column(c).is_none());
+                if missing {
+                    Ok(format!("column_ifexists({}, \"\")", lit(c)))
+                } else {
+                    Ok(c.to_string())
+                }
+            }
             Some(FieldSource::Hashes) => Ok("Hashes".to_string()),
             Some(FieldSource::RegistryPath) => {
                 let mut expr = r#"iff(isempty(RegistryValueName), RegistryKey, strcat(RegistryKey, @"\", RegistryValueName))"#.to_string();
@@ -588,6 +602,22 @@ impl Converter<'_> {
                 }
             }
         }
+    }
+
+    /// A Sigma boolean value on `col`: `==` on a typed bool column; on text (EventData members,
+    /// string columns) the spellings rsigma accepts for it, ignoring case.
+    fn bool_test(&self, col: &str, b: bool) -> String {
+        let typed_bool = registry()
+            .get(self.target.table)
+            .and_then(|s| s.column(col))
+            .is_some_and(|c| c.ty == bulwark_model::KustoType::Bool);
+        if typed_bool {
+            return format!("{col} == {b}");
+        }
+        let text =
+            if col.starts_with("tostring(") { col.to_string() } else { format!("tostring({col})") };
+        let spellings = if b { r#""true", "1", "yes""# } else { r#""false", "0", "no""# };
+        format!("{text} in~ ({spellings})")
     }
 
     fn extend(&mut self, name: &'static str, expr: &str) {
@@ -714,7 +744,7 @@ impl Converter<'_> {
         for v in &item.values {
             match v {
                 SigmaValue::Null => parts.push(format!("isempty({col})")),
-                SigmaValue::Bool(b) => parts.push(format!("{col} == {b}")),
+                SigmaValue::Bool(b) => parts.push(self.bool_test(&col, *b)),
                 SigmaValue::Integer(n) if !encoded => {
                     if col.starts_with("tostring(") || col == "Hashes" {
                         parts.push(format!("{col} == \"{n}\""));
@@ -1022,6 +1052,13 @@ fn paren_join(mut parts: Vec<String>, joiner: &str) -> String {
     if parts.len() == 1 {
         return parts.remove(0);
     }
+    if parts.len() > MAX_CHAIN {
+        // Parsers (ours included) cap how many operators one expression chains; long value
+        // lists (IOC rules with a thousand package names) become groups of chains.
+        let groups: Vec<String> =
+            parts.chunks(MAX_CHAIN).map(|c| paren_join(c.to_vec(), joiner)).collect();
+        return paren_join(groups, joiner);
+    }
     format!("({})", parts.join(joiner))
 }
 
@@ -1049,6 +1086,72 @@ mod tests {
             base64_offsets(b"/bin/bash"),
             vec!["L2Jpbi9iYXNo", "9iaW4vYmFza", "vYmluL2Jhc2"]
         );
+    }
+
+    #[test]
+    fn booleans_on_text_accept_rsigmas_spellings() {
+        let r = rule(
+            r#"
+title: T
+id: 1
+logsource: {product: windows, category: image_load}
+detection:
+    sel: {Signed: true, ImageLoaded|endswith: '\x.dll'}
+    condition: sel
+"#,
+        );
+        let target = targets_for(Some("windows"), Some("image_load"), None)
+            .iter()
+            .find(|t| t.table == WINDOWS_EVENT)
+            .unwrap_or_else(|| panic!("no raw target"));
+        let q = to_kql_on(&r, target).unwrap_or_else(|e| panic!("{e}"));
+        // `tostring(..) == true` compares text with a bool: an error in KQL.
+        assert!(q.contains(r#"tostring(EventData.Signed) in~ ("true", "1", "yes")"#), "{q}");
+    }
+
+    #[test]
+    fn long_value_lists_become_groups_of_chains() {
+        let values: Vec<String> = (0..1000).map(|i| format!("'pkg{i}@1.0'")).collect();
+        let r = rule(&format!(
+            "title: T\nid: 1\nlogsource: {{product: windows, category: process_creation}}\n\
+             detection:\n    sel:\n        CommandLine|contains: [{}]\n    condition: sel\n",
+            values.join(", ")
+        ));
+        let q = to_kql(&r).unwrap_or_else(|e| panic!("{e}"));
+        let detection = q.lines().last().unwrap_or_default();
+        // No parenthesised run holds more than MAX_CHAIN operands.
+        let mut longest = 0;
+        for group in detection.split(['(', ')']) {
+            longest = longest.max(group.matches(" or ").count() + 1);
+        }
+        assert!(longest <= MAX_CHAIN, "a chain of {longest}");
+        assert_eq!(detection.matches("contains").count(), 1000);
+    }
+
+    #[test]
+    fn schema_gaps_read_through_column_ifexists() {
+        let r = rule(
+            r#"
+title: T
+id: 1
+logsource: {product: windows, category: process_creation}
+detection:
+    sel: {OriginalFileName: 'x.exe'}
+    condition: sel
+"#,
+        );
+        let q = to_kql(&r).unwrap_or_else(|e| panic!("{e}"));
+        let has_column = registry()
+            .get("DeviceProcessEvents")
+            .is_some_and(|s| s.column("ProcessVersionInfoOriginalFileName").is_some());
+        if has_column {
+            assert!(q.contains("ProcessVersionInfoOriginalFileName =~"), "{q}");
+        } else {
+            assert!(
+                q.contains(r#"column_ifexists("ProcessVersionInfoOriginalFileName", "") =~"#),
+                "{q}"
+            );
+        }
     }
 
     #[test]
