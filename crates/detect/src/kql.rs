@@ -29,6 +29,8 @@ use crate::{Error, Result};
 const WINDOWS_COLUMNS: &[&str] = &["TimeGenerated", "Computer", "Channel", "EventID", "Provider"];
 /// Limit on nested conditions/detections, against hostile rules.
 const MAX_DEPTH: usize = 64;
+/// Deepest chain of correlations over correlations converted.
+const MAX_CORRELATION_CHAIN: usize = 8;
 /// Most operands joined in one flat `and`/`or` chain (see [`paren_join`]).
 const MAX_CHAIN: usize = 256;
 /// Cap on value variants a `windash` value may expand to.
@@ -149,10 +151,41 @@ fn best_parts(rule: &SigmaRule) -> Result<(&'static Target, QueryParts)> {
 /// `SigmaRule`; branches are `union`ed and then `summarize`d per group-by fields and time bin.
 /// KQL bins are tumbling windows aligned to the timespan, so a burst straddling a bin boundary can
 /// be missed where rsigma's sliding window would fire; `temporal_ordered` is checked as
-/// `temporal` (order is not enforced).
+/// `temporal` (order is not enforced). A reference to another correlation is reported
+/// unsupported here; see [`chained_correlation_to_kql`].
 pub fn correlation_to_kql(corr: &CorrelationRule, rules: &[SigmaRule]) -> Result<String> {
+    correlation_kql(corr, rules, &[], 0, true)
+}
+
+/// [`correlation_to_kql`] for correlations that may reference other correlations (chained
+/// correlations, looked up by id or name in `correlations`).
+///
+/// A referenced correlation becomes a branch made of its own query (recursively): each row it
+/// outputs (a group that met its condition in a time bin) is one event of the outer
+/// correlation, timed at the group's last event (`LastSeen`, when rsigma's correlation fires)
+/// and carrying the inner group-by columns. The outer group-by fields (through `aliases`) must
+/// therefore be group-by fields of the inner correlation. The tumbling-bin caveat applies at
+/// every level.
+pub fn chained_correlation_to_kql(
+    corr: &CorrelationRule,
+    rules: &[SigmaRule],
+    correlations: &[CorrelationRule],
+) -> Result<String> {
+    correlation_kql(corr, rules, correlations, 0, true)
+}
+
+fn correlation_kql(
+    corr: &CorrelationRule,
+    rules: &[SigmaRule],
+    correlations: &[CorrelationRule],
+    depth: usize,
+    with_header: bool,
+) -> Result<String> {
     let name = corr.id.clone().unwrap_or_else(|| corr.title.clone());
     let unsupported = |f: &str| Error::Unsupported { rule: name.clone(), feature: f.to_string() };
+    if depth > MAX_CORRELATION_CHAIN {
+        return Err(unsupported("correlation chain too deep (or cyclic)"));
+    }
     let value_field = match &corr.condition {
         CorrelationCondition::Threshold { field, .. } => {
             field.as_ref().and_then(|f| f.first().cloned())
@@ -162,13 +195,48 @@ pub fn correlation_to_kql(corr: &CorrelationRule, rules: &[SigmaRule]) -> Result
     let mut branches = Vec::new();
     let mut columns: Vec<String> = Vec::new();
     for reference in &corr.rules {
-        let rule = rules
-            .iter()
-            .find(|r| {
-                r.id.as_deref() == Some(reference.as_str())
-                    || r.name.as_deref() == Some(reference.as_str())
-            })
-            .ok_or_else(|| unsupported(&format!("referenced rule `{reference}` not found")))?;
+        let named = |id: Option<&str>, n: Option<&str>| {
+            id == Some(reference.as_str()) || n == Some(reference.as_str())
+        };
+        let found = rules.iter().find(|r| named(r.id.as_deref(), r.name.as_deref()));
+        let Some(rule) = found else {
+            let inner = correlations
+                .iter()
+                .find(|c| named(c.id.as_deref(), c.name.as_deref()))
+                .ok_or_else(|| unsupported(&format!("referenced rule `{reference}` not found")))?;
+            let query = correlation_kql(inner, rules, correlations, depth + 1, false)?;
+            let inner_columns: Vec<String> =
+                inner.group_by.iter().map(|g| sanitize_name(g)).collect();
+            let mut assign = vec![
+                format!("SigmaRule = {}", lit(reference)),
+                "TimeGenerated = LastSeen".to_string(),
+            ];
+            for field in corr.group_by.iter().chain(value_field.iter()) {
+                let source = corr
+                    .aliases
+                    .iter()
+                    .find(|a| &a.alias == field)
+                    .and_then(|a| a.mapping.get(reference))
+                    .unwrap_or(field);
+                let column = sanitize_name(source);
+                if !inner_columns.contains(&column) {
+                    return Err(unsupported(&format!(
+                        "field `{source}` is not a group-by field of correlation `{reference}`"
+                    )));
+                }
+                let alias = sanitize_name(field);
+                if alias != column {
+                    assign.push(format!("{alias} = {column}"));
+                }
+                if !columns.contains(&alias) {
+                    columns.push(alias);
+                }
+            }
+            let mut branch = query;
+            let _ = writeln!(branch, "| extend {}", assign.join(", "));
+            branches.push(branch);
+            continue;
+        };
         let (target, parts) = best_parts(rule)?;
         let mut conv = Converter { rule, target, extends: parts.extends.clone() };
         let mut aliases = Vec::new();
@@ -200,23 +268,9 @@ pub fn correlation_to_kql(corr: &CorrelationRule, rules: &[SigmaRule]) -> Result
         branches.push(branch);
     }
     let mut out = String::new();
-    let _ = writeln!(out, "// {}", one_line(&corr.title));
-    if let Some(id) = &corr.id {
-        let _ = writeln!(out, "// Sigma correlation id: {id} ({})", corr.correlation_type.as_str());
+    if with_header {
+        correlation_header(&mut out, corr);
     }
-    let _ = writeln!(out, "// Author: {}", one_line(corr.author.as_deref().unwrap_or("unknown")));
-    if let Some(level) = corr.level {
-        let _ = writeln!(out, "// Level: {}", level.as_str());
-    }
-    let _ = writeln!(
-        out,
-        "// License: {} (https://github.com/SigmaHQ/Detection-Rule-License)",
-        corr.license
-            .as_deref()
-            .map(one_line)
-            .as_deref()
-            .unwrap_or("Detection Rule License (DRL) 1.1")
-    );
     if branches.len() == 1 {
         out.push_str(&branches[0]);
     } else {
@@ -284,6 +338,28 @@ pub fn correlation_to_kql(corr: &CorrelationRule, rules: &[SigmaRule]) -> Result
     };
     let _ = writeln!(out, "| where {condition}");
     Ok(out)
+}
+
+/// The comment lines naming a correlation, its author and licence.
+fn correlation_header(out: &mut String, corr: &CorrelationRule) {
+    let _ = writeln!(out, "// {}", one_line(&corr.title));
+
+    if let Some(id) = &corr.id {
+        let _ = writeln!(out, "// Sigma correlation id: {id} ({})", corr.correlation_type.as_str());
+    }
+    let _ = writeln!(out, "// Author: {}", one_line(corr.author.as_deref().unwrap_or("unknown")));
+    if let Some(level) = corr.level {
+        let _ = writeln!(out, "// Level: {}", level.as_str());
+    }
+    let _ = writeln!(
+        out,
+        "// License: {} (https://github.com/SigmaHQ/Detection-Rule-License)",
+        corr.license
+            .as_deref()
+            .map(one_line)
+            .as_deref()
+            .unwrap_or("Detection Rule License (DRL) 1.1")
+    );
 }
 
 /// A KQL-safe column alias for a Sigma field name.
