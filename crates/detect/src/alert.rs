@@ -194,11 +194,17 @@ pub fn extract_table_entities(table: &str, row: &Map<String, Value>) -> Vec<Enti
     if out.iter().any(|e| e.kind == EntityKind::User && !is_guid(&e.value)) {
         out.retain(|e| !(e.kind == EntityKind::User && is_guid(&e.value)));
     }
+    // `InitiatedBy` is dynamic: parsed in rows read for rules, JSON text elsewhere.
+    let parsed;
+    let initiated_by = match row.get("InitiatedBy") {
+        Some(Value::String(s)) if table == "AuditLogs" => {
+            parsed = serde_json::from_str::<Value>(s).ok();
+            parsed.as_ref()
+        }
+        other => other,
+    };
     if table == "AuditLogs"
-        && let Some(Value::Object(by)) = row
-            .get("InitiatedBy")
-            .and_then(Value::as_str)
-            .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        && let Some(Value::Object(by)) = initiated_by
         && let Some(Value::Object(user)) = by.get("user")
     {
         for (key, kind) in [("userPrincipalName", EntityKind::User), ("ipAddress", EntityKind::Ip)]

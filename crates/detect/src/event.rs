@@ -288,11 +288,94 @@ pub fn parse_json_stream(text: &str, origin: &str) -> crate::Result<Vec<Value>> 
     Ok(out)
 }
 
+/// Rows of record batches as JSON objects with their `dynamic` columns parsed.
+///
+/// Arrow's JSON encoding (what [`bulwark_store::batches_to_json_rows`] uses) leaves `dynamic`
+/// columns as JSON text; rules must reach their members (`EventData.PipeName` on the raw Windows
+/// table, `AdditionalFields.X`), so each such column is parsed back into a value. A column is
+/// dynamic when its field metadata says so; `EventData` always is (it may come from a batch that
+/// lost its metadata). Text that does not parse stays text.
+pub fn json_rows(
+    batches: &[arrow::array::RecordBatch],
+) -> Result<Vec<Map<String, Value>>, bulwark_store::Error> {
+    let mut rows = bulwark_store::batches_to_json_rows(batches)?;
+    let Some(first) = batches.first() else { return Ok(rows) };
+    let dynamic: Vec<&str> = first
+        .schema_ref()
+        .fields()
+        .iter()
+        .filter(|f| {
+            f.name() == "EventData"
+                || f.metadata().get(bulwark_model::KUSTO_TYPE_METADATA_KEY).map(String::as_str)
+                    == Some("dynamic")
+        })
+        .map(|f| f.name().as_str())
+        .collect();
+    if dynamic.is_empty() {
+        return Ok(rows);
+    }
+    for row in &mut rows {
+        for name in &dynamic {
+            if let Some(v) = row.get_mut(*name) {
+                parse_json_text(v);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Replaces JSON object/array text by its value.
+fn parse_json_text(v: &mut Value) {
+    let Value::String(s) = v else { return };
+    if !matches!(s.trim_start().as_bytes().first(), Some(b'{' | b'[')) {
+        return;
+    }
+    if let Ok(parsed) = serde_json::from_str::<Value>(s) {
+        *v = parsed;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::logsource::targets_for;
     use serde_json::json;
+
+    #[test]
+    fn json_rows_parse_dynamic_columns() {
+        use arrow::array::{RecordBatch, StringArray};
+        use arrow::datatypes::{DataType, Field, Schema};
+        let dynamic = std::collections::HashMap::from([(
+            bulwark_model::KUSTO_TYPE_METADATA_KEY.to_string(),
+            "dynamic".to_string(),
+        )]);
+        let schema = Schema::new(vec![
+            Field::new("EventData", DataType::Utf8, true),
+            Field::new("AdditionalFields", DataType::Utf8, true).with_metadata(dynamic),
+            Field::new("Note", DataType::Utf8, true),
+        ]);
+        let batch = RecordBatch::try_new(
+            std::sync::Arc::new(schema),
+            vec![
+                std::sync::Arc::new(StringArray::from(vec![r#"{"PipeName":"\\x"}"#])),
+                std::sync::Arc::new(StringArray::from(vec![r#"{"A":[1,2]}"#])),
+                std::sync::Arc::new(StringArray::from(vec![r#"{"not":"parsed"}"#])),
+            ],
+        )
+        .expect("batch");
+        let rows = json_rows(&[batch]).expect("rows");
+        assert_eq!(rows[0]["EventData"]["PipeName"], json!("\\x"));
+        assert_eq!(rows[0]["AdditionalFields"]["A"], json!([1, 2]));
+        // A string column keeps its text even when it looks like JSON.
+        assert_eq!(rows[0]["Note"], json!(r#"{"not":"parsed"}"#));
+        // Rules now reach EventData members of stored raw Windows rows.
+        let target = targets_for(Some("windows"), Some("pipe_created"), None)
+            .iter()
+            .find(|t| t.table == WINDOWS_EVENT)
+            .expect("raw target");
+        let ev = RowEvent::new(&rows[0], target);
+        assert!(ev.raw("PipeName").is_some());
+    }
 
     #[test]
     fn maps_sigma_fields_to_defender_columns() {

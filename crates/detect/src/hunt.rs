@@ -9,7 +9,7 @@
 use crate::{Alert, AlertKind, Incident, IncidentConfig, RuleSet, correlate};
 use arrow::array::RecordBatch;
 use bulwark_model::{BatchBuilder, EntityKind, SchemaRegistry};
-use bulwark_store::{Store, batches_to_json_rows, table_ref};
+use bulwark_store::{Store, table_ref};
 use datafusion::prelude::{SessionContext, col, lit};
 use futures::StreamExt;
 use serde_json::{Map, Value};
@@ -96,7 +96,7 @@ impl TableCursor {
 /// Rows of a batch as JSON objects (nulls dropped, as events have no such fields), each with its
 /// time in Unix seconds (`i64::MIN` when absent, so such rows go first).
 fn json_rows_with_time(batch: &RecordBatch) -> crate::Result<Vec<(i64, Map<String, Value>)>> {
-    let rows = batches_to_json_rows(std::slice::from_ref(batch)).map_err(engine)?;
+    let rows = crate::event::json_rows(std::slice::from_ref(batch)).map_err(engine)?;
     Ok(rows
         .into_iter()
         .map(|row| (crate::rules::row_time_secs(&row).unwrap_or(i64::MIN), row))
@@ -294,7 +294,7 @@ async fn product_alerts(ctx: &SessionContext, store: &Store) -> crate::Result<Ve
     let rows = |table: &'static str| async move {
         let df = ctx.table(table_ref(table)).await.map_err(engine)?;
         let batches = df.collect().await.map_err(engine)?;
-        batches_to_json_rows(&batches).map_err(engine)
+        bulwark_store::batches_to_json_rows(&batches).map_err(engine)
     };
     if store.registry().get("AlertInfo").is_none() {
         return Ok(Vec::new());

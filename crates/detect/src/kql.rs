@@ -29,6 +29,10 @@ use crate::{Error, Result};
 const WINDOWS_COLUMNS: &[&str] = &["TimeGenerated", "Computer", "Channel", "EventID", "Provider"];
 /// Limit on nested conditions/detections, against hostile rules.
 const MAX_DEPTH: usize = 64;
+/// Deepest chain of correlations over correlations converted.
+const MAX_CORRELATION_CHAIN: usize = 8;
+/// Most operands joined in one flat `and`/`or` chain (see [`paren_join`]).
+const MAX_CHAIN: usize = 256;
 /// Cap on value variants a `windash` value may expand to.
 const MAX_WINDASH_VARIANTS: usize = 125;
 
@@ -147,10 +151,41 @@ fn best_parts(rule: &SigmaRule) -> Result<(&'static Target, QueryParts)> {
 /// `SigmaRule`; branches are `union`ed and then `summarize`d per group-by fields and time bin.
 /// KQL bins are tumbling windows aligned to the timespan, so a burst straddling a bin boundary can
 /// be missed where rsigma's sliding window would fire; `temporal_ordered` is checked as
-/// `temporal` (order is not enforced).
+/// `temporal` (order is not enforced). A reference to another correlation is reported
+/// unsupported here; see [`chained_correlation_to_kql`].
 pub fn correlation_to_kql(corr: &CorrelationRule, rules: &[SigmaRule]) -> Result<String> {
+    correlation_kql(corr, rules, &[], 0, true)
+}
+
+/// [`correlation_to_kql`] for correlations that may reference other correlations (chained
+/// correlations, looked up by id or name in `correlations`).
+///
+/// A referenced correlation becomes a branch made of its own query (recursively): each row it
+/// outputs (a group that met its condition in a time bin) is one event of the outer
+/// correlation, timed at the group's last event (`LastSeen`, when rsigma's correlation fires)
+/// and carrying the inner group-by columns. The outer group-by fields (through `aliases`) must
+/// therefore be group-by fields of the inner correlation. The tumbling-bin caveat applies at
+/// every level.
+pub fn chained_correlation_to_kql(
+    corr: &CorrelationRule,
+    rules: &[SigmaRule],
+    correlations: &[CorrelationRule],
+) -> Result<String> {
+    correlation_kql(corr, rules, correlations, 0, true)
+}
+
+fn correlation_kql(
+    corr: &CorrelationRule,
+    rules: &[SigmaRule],
+    correlations: &[CorrelationRule],
+    depth: usize,
+    with_header: bool,
+) -> Result<String> {
     let name = corr.id.clone().unwrap_or_else(|| corr.title.clone());
     let unsupported = |f: &str| Error::Unsupported { rule: name.clone(), feature: f.to_string() };
+    if depth > MAX_CORRELATION_CHAIN {
+        return Err(unsupported("correlation chain too deep (or cyclic)"));
+    }
     let value_field = match &corr.condition {
         CorrelationCondition::Threshold { field, .. } => {
             field.as_ref().and_then(|f| f.first().cloned())
@@ -160,13 +195,48 @@ pub fn correlation_to_kql(corr: &CorrelationRule, rules: &[SigmaRule]) -> Result
     let mut branches = Vec::new();
     let mut columns: Vec<String> = Vec::new();
     for reference in &corr.rules {
-        let rule = rules
-            .iter()
-            .find(|r| {
-                r.id.as_deref() == Some(reference.as_str())
-                    || r.name.as_deref() == Some(reference.as_str())
-            })
-            .ok_or_else(|| unsupported(&format!("referenced rule `{reference}` not found")))?;
+        let named = |id: Option<&str>, n: Option<&str>| {
+            id == Some(reference.as_str()) || n == Some(reference.as_str())
+        };
+        let found = rules.iter().find(|r| named(r.id.as_deref(), r.name.as_deref()));
+        let Some(rule) = found else {
+            let inner = correlations
+                .iter()
+                .find(|c| named(c.id.as_deref(), c.name.as_deref()))
+                .ok_or_else(|| unsupported(&format!("referenced rule `{reference}` not found")))?;
+            let query = correlation_kql(inner, rules, correlations, depth + 1, false)?;
+            let inner_columns: Vec<String> =
+                inner.group_by.iter().map(|g| sanitize_name(g)).collect();
+            let mut assign = vec![
+                format!("SigmaRule = {}", lit(reference)),
+                "TimeGenerated = LastSeen".to_string(),
+            ];
+            for field in corr.group_by.iter().chain(value_field.iter()) {
+                let source = corr
+                    .aliases
+                    .iter()
+                    .find(|a| &a.alias == field)
+                    .and_then(|a| a.mapping.get(reference))
+                    .unwrap_or(field);
+                let column = sanitize_name(source);
+                if !inner_columns.contains(&column) {
+                    return Err(unsupported(&format!(
+                        "field `{source}` is not a group-by field of correlation `{reference}`"
+                    )));
+                }
+                let alias = sanitize_name(field);
+                if alias != column {
+                    assign.push(format!("{alias} = {column}"));
+                }
+                if !columns.contains(&alias) {
+                    columns.push(alias);
+                }
+            }
+            let mut branch = query;
+            let _ = writeln!(branch, "| extend {}", assign.join(", "));
+            branches.push(branch);
+            continue;
+        };
         let (target, parts) = best_parts(rule)?;
         let mut conv = Converter { rule, target, extends: parts.extends.clone() };
         let mut aliases = Vec::new();
@@ -198,23 +268,9 @@ pub fn correlation_to_kql(corr: &CorrelationRule, rules: &[SigmaRule]) -> Result
         branches.push(branch);
     }
     let mut out = String::new();
-    let _ = writeln!(out, "// {}", one_line(&corr.title));
-    if let Some(id) = &corr.id {
-        let _ = writeln!(out, "// Sigma correlation id: {id} ({})", corr.correlation_type.as_str());
+    if with_header {
+        correlation_header(&mut out, corr);
     }
-    let _ = writeln!(out, "// Author: {}", one_line(corr.author.as_deref().unwrap_or("unknown")));
-    if let Some(level) = corr.level {
-        let _ = writeln!(out, "// Level: {}", level.as_str());
-    }
-    let _ = writeln!(
-        out,
-        "// License: {} (https://github.com/SigmaHQ/Detection-Rule-License)",
-        corr.license
-            .as_deref()
-            .map(one_line)
-            .as_deref()
-            .unwrap_or("Detection Rule License (DRL) 1.1")
-    );
     if branches.len() == 1 {
         out.push_str(&branches[0]);
     } else {
@@ -282,6 +338,28 @@ pub fn correlation_to_kql(corr: &CorrelationRule, rules: &[SigmaRule]) -> Result
     };
     let _ = writeln!(out, "| where {condition}");
     Ok(out)
+}
+
+/// The comment lines naming a correlation, its author and licence.
+fn correlation_header(out: &mut String, corr: &CorrelationRule) {
+    let _ = writeln!(out, "// {}", one_line(&corr.title));
+
+    if let Some(id) = &corr.id {
+        let _ = writeln!(out, "// Sigma correlation id: {id} ({})", corr.correlation_type.as_str());
+    }
+    let _ = writeln!(out, "// Author: {}", one_line(corr.author.as_deref().unwrap_or("unknown")));
+    if let Some(level) = corr.level {
+        let _ = writeln!(out, "// Level: {}", level.as_str());
+    }
+    let _ = writeln!(
+        out,
+        "// License: {} (https://github.com/SigmaHQ/Detection-Rule-License)",
+        corr.license
+            .as_deref()
+            .map(one_line)
+            .as_deref()
+            .unwrap_or("Detection Rule License (DRL) 1.1")
+    );
 }
 
 /// A KQL-safe column alias for a Sigma field name.
@@ -533,7 +611,19 @@ impl Converter<'_> {
     /// The KQL expression reading a Sigma field on the target.
     fn column(&mut self, field: &str) -> Result<String> {
         match self.target.field(field) {
-            Some(FieldSource::Column(c)) => Ok(c.to_string()),
+            Some(FieldSource::Column(c)) => {
+                // A real Defender column our schema does not carry yet (the
+                // ProcessVersionInfo* family): the query still reads it where it exists
+                // (Defender XDR) and sees an empty value in our store, as streaming
+                // evaluation does on our rows.
+                let missing =
+                    registry().get(self.target.table).is_some_and(|s| s.column(c).is_none());
+                if missing {
+                    Ok(format!("column_ifexists({}, \"\")", lit(c)))
+                } else {
+                    Ok(c.to_string())
+                }
+            }
             Some(FieldSource::Hashes) => Ok("Hashes".to_string()),
             Some(FieldSource::RegistryPath) => {
                 let mut expr = r#"iff(isempty(RegistryValueName), RegistryKey, strcat(RegistryKey, @"\", RegistryValueName))"#.to_string();
@@ -588,6 +678,22 @@ impl Converter<'_> {
                 }
             }
         }
+    }
+
+    /// A Sigma boolean value on `col`: `==` on a typed bool column; on text (EventData members,
+    /// string columns) the spellings rsigma accepts for it, ignoring case.
+    fn bool_test(&self, col: &str, b: bool) -> String {
+        let typed_bool = registry()
+            .get(self.target.table)
+            .and_then(|s| s.column(col))
+            .is_some_and(|c| c.ty == bulwark_model::KustoType::Bool);
+        if typed_bool {
+            return format!("{col} == {b}");
+        }
+        let text =
+            if col.starts_with("tostring(") { col.to_string() } else { format!("tostring({col})") };
+        let spellings = if b { r#""true", "1", "yes""# } else { r#""false", "0", "no""# };
+        format!("{text} in~ ({spellings})")
     }
 
     fn extend(&mut self, name: &'static str, expr: &str) {
@@ -714,7 +820,7 @@ impl Converter<'_> {
         for v in &item.values {
             match v {
                 SigmaValue::Null => parts.push(format!("isempty({col})")),
-                SigmaValue::Bool(b) => parts.push(format!("{col} == {b}")),
+                SigmaValue::Bool(b) => parts.push(self.bool_test(&col, *b)),
                 SigmaValue::Integer(n) if !encoded => {
                     if col.starts_with("tostring(") || col == "Hashes" {
                         parts.push(format!("{col} == \"{n}\""));
@@ -1022,6 +1128,13 @@ fn paren_join(mut parts: Vec<String>, joiner: &str) -> String {
     if parts.len() == 1 {
         return parts.remove(0);
     }
+    if parts.len() > MAX_CHAIN {
+        // Parsers (ours included) cap how many operators one expression chains; long value
+        // lists (IOC rules with a thousand package names) become groups of chains.
+        let groups: Vec<String> =
+            parts.chunks(MAX_CHAIN).map(|c| paren_join(c.to_vec(), joiner)).collect();
+        return paren_join(groups, joiner);
+    }
     format!("({})", parts.join(joiner))
 }
 
@@ -1049,6 +1162,72 @@ mod tests {
             base64_offsets(b"/bin/bash"),
             vec!["L2Jpbi9iYXNo", "9iaW4vYmFza", "vYmluL2Jhc2"]
         );
+    }
+
+    #[test]
+    fn booleans_on_text_accept_rsigmas_spellings() {
+        let r = rule(
+            r#"
+title: T
+id: 1
+logsource: {product: windows, category: image_load}
+detection:
+    sel: {Signed: true, ImageLoaded|endswith: '\x.dll'}
+    condition: sel
+"#,
+        );
+        let target = targets_for(Some("windows"), Some("image_load"), None)
+            .iter()
+            .find(|t| t.table == WINDOWS_EVENT)
+            .unwrap_or_else(|| panic!("no raw target"));
+        let q = to_kql_on(&r, target).unwrap_or_else(|e| panic!("{e}"));
+        // `tostring(..) == true` compares text with a bool: an error in KQL.
+        assert!(q.contains(r#"tostring(EventData.Signed) in~ ("true", "1", "yes")"#), "{q}");
+    }
+
+    #[test]
+    fn long_value_lists_become_groups_of_chains() {
+        let values: Vec<String> = (0..1000).map(|i| format!("'pkg{i}@1.0'")).collect();
+        let r = rule(&format!(
+            "title: T\nid: 1\nlogsource: {{product: windows, category: process_creation}}\n\
+             detection:\n    sel:\n        CommandLine|contains: [{}]\n    condition: sel\n",
+            values.join(", ")
+        ));
+        let q = to_kql(&r).unwrap_or_else(|e| panic!("{e}"));
+        let detection = q.lines().last().unwrap_or_default();
+        // No parenthesised run holds more than MAX_CHAIN operands.
+        let mut longest = 0;
+        for group in detection.split(['(', ')']) {
+            longest = longest.max(group.matches(" or ").count() + 1);
+        }
+        assert!(longest <= MAX_CHAIN, "a chain of {longest}");
+        assert_eq!(detection.matches("contains").count(), 1000);
+    }
+
+    #[test]
+    fn schema_gaps_read_through_column_ifexists() {
+        let r = rule(
+            r#"
+title: T
+id: 1
+logsource: {product: windows, category: process_creation}
+detection:
+    sel: {OriginalFileName: 'x.exe'}
+    condition: sel
+"#,
+        );
+        let q = to_kql(&r).unwrap_or_else(|e| panic!("{e}"));
+        let has_column = registry()
+            .get("DeviceProcessEvents")
+            .is_some_and(|s| s.column("ProcessVersionInfoOriginalFileName").is_some());
+        if has_column {
+            assert!(q.contains("ProcessVersionInfoOriginalFileName =~"), "{q}");
+        } else {
+            assert!(
+                q.contains(r#"column_ifexists("ProcessVersionInfoOriginalFileName", "") =~"#),
+                "{q}"
+            );
+        }
     }
 
     #[test]

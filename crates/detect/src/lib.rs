@@ -55,7 +55,7 @@ pub mod title;
 pub use alert::{Alert, AlertKind};
 pub use error::{Error, Result};
 pub use incident::{Incident, IncidentConfig, correlate};
-pub use kql::{correlation_to_kql, to_kql, to_kql_on};
+pub use kql::{chained_correlation_to_kql, correlation_to_kql, to_kql, to_kql_on};
 pub use regression::{
     Criterion, EventSource, JsonRendering, RegressionReport, run_regression, run_regression_with,
 };

@@ -127,7 +127,7 @@ impl<'r> StreamingDetector<'r> {
         if batch.num_rows() == 0 || !(product || self.tables.contains(table)) {
             return Ok(Vec::new());
         }
-        let rows = bulwark_store::batches_to_json_rows(std::slice::from_ref(batch))
+        let rows = crate::event::json_rows(std::slice::from_ref(batch))
             .map_err(|e| crate::Error::Store(e.to_string()))?;
         Ok(self.push_rows(table, rows))
     }

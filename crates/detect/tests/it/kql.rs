@@ -89,3 +89,92 @@ fn sigmahq_kql_snapshots() {
         assert_eq!(kql, expected, "KQL of {rel} changed");
     }
 }
+
+/// A correlation over a correlation: a password-spray burst (≥ 3 failures from one IP in ten
+/// minutes) seen twice within the hour. The chained query runs through our KQL engine over a
+/// store holding one IP with two bursts, one with a single burst and one below the threshold.
+#[test]
+fn chained_correlation_runs_through_the_engine() {
+    let yaml = r#"
+title: Failed Sign-In
+id: 0a000000-0000-4000-8000-000000000001
+name: failed_signin
+logsource: {product: azure, service: signinlogs}
+detection:
+    sel: {ResultType: '50126'}
+    condition: sel
+level: low
+---
+title: Failure Burst
+id: 0a000000-0000-4000-8000-000000000002
+name: failure_burst
+correlation:
+    type: event_count
+    rules: [failed_signin]
+    group-by: [IPAddress]
+    timespan: 10m
+    condition: {gte: 3}
+level: medium
+---
+title: Repeated Failure Bursts
+id: 0a000000-0000-4000-8000-000000000003
+correlation:
+    type: event_count
+    rules: [failure_burst]
+    group-by: [source_ip]
+    aliases:
+        source_ip:
+            failure_burst: IPAddress
+    timespan: 1h
+    condition: {gte: 2}
+level: high
+"#;
+    let collection = rsigma_parser::parse_sigma_yaml(yaml).expect("parses");
+    let outer = collection
+        .correlations
+        .iter()
+        .find(|c| c.title == "Repeated Failure Bursts")
+        .expect("outer correlation");
+    // The plain converter names the gap; the chained one converts.
+    assert!(bulwark_detect::correlation_to_kql(outer, &collection.rules).is_err());
+    let kql = bulwark_detect::chained_correlation_to_kql(
+        outer,
+        &collection.rules,
+        &collection.correlations,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(kql.contains("TimeGenerated = LastSeen"), "{kql}");
+
+    let mut lines = Vec::new();
+    let mut failure = |ip: &str, minute: u32| {
+        lines.push(
+            serde_json::json!({"TimeGenerated": format!("2026-11-20T07:{minute:02}:00Z"),
+                "ResultType": "50126", "IPAddress": ip, "UserPrincipalName": "a@contoso.com"})
+            .to_string(),
+        )
+    };
+    for m in [1, 2, 3, 21, 22, 23] {
+        failure("203.0.113.1", m); // two bursts in the hour
+    }
+    for m in [1, 2, 3] {
+        failure("203.0.113.2", m); // one burst
+    }
+    for m in [1, 2] {
+        failure("203.0.113.3", m); // no burst
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("signins.jsonl");
+    std::fs::write(&file, lines.join("\n")).expect("write");
+    let store = bulwark_store::Store::open(dir.path().join("store")).expect("store");
+    let options =
+        bulwark_ingest::IngestOptions { table: Some("SigninLogs".into()), ..Default::default() };
+    bulwark_ingest::ingest(&store, &[file], &options, &|_| {}).expect("ingest");
+    let engine = bulwark_kql::exec::Engine::open(&store).expect("engine");
+    let out = engine
+        .query_blocking(&kql, &bulwark_kql::exec::QueryOptions::default())
+        .unwrap_or_else(|e| panic!("{e}\n{kql}"));
+    let rows = out.to_json_rows();
+    assert_eq!(rows.len(), 1, "{rows:?}\n{kql}");
+    assert_eq!(rows[0]["source_ip"], serde_json::json!("203.0.113.1"), "{rows:?}");
+    assert_eq!(rows[0]["EventCount"], serde_json::json!(2), "{rows:?}");
+}

@@ -1,5 +1,6 @@
 //! Integration tests of bulwark-detect (one binary).
 
+mod both_paths;
 mod builtin;
 mod demo_tenant;
 mod kql;
