@@ -27,11 +27,21 @@ EXTRA = {
                    ("AssetValue", "string"), ("JoinType", "string")],
     "EmailEvents": [("ThreatTypes", "string"), ("ThreatNames", "string"),
                     ("DetectionMethods", "string"), ("ConfidenceLevel", "string"),
-                    ("OrgLevelAction", "string"), ("UserLevelAction", "string")],
+                    ("OrgLevelAction", "string"), ("UserLevelAction", "string"),
+                    ("SenderDisplayName", "string"), ("SenderObjectId", "string")],
     "EmailAttachmentInfo": [("ThreatTypes", "string"), ("ThreatNames", "string"),
                             ("DetectionMethods", "string"), ("FileSize", "long")],
     "EmailUrlInfo": [("UrlDomain", "string"), ("UrlLocation", "string")],
     "UrlClickEvents": [("Timestamp", "datetime")],
+    "DeviceProcessEvents": [("ProcessVersionInfoCompanyName", "string"),
+                            ("ProcessVersionInfoProductName", "string"),
+                            ("ProcessVersionInfoProductVersion", "string"),
+                            ("ProcessVersionInfoInternalFileName", "string"),
+                            ("ProcessVersionInfoOriginalFileName", "string"),
+                            ("ProcessVersionInfoFileDescription", "string")],
+    "SecurityIncident": [("ClosedTime", "datetime"), ("FirstModifiedTime", "datetime"),
+                         ("ProviderName", "string"), ("ProviderIncidentId", "string"),
+                         ("Tasks", "dynamic")],
 }
 
 def main() -> None:

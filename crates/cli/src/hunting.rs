@@ -288,7 +288,11 @@ pub fn sigma(cmd: SigmaCommand, quiet: bool) -> Result<ExitCode> {
                 }
             }
             for c in set.correlation_rules() {
-                match bulwark_detect::correlation_to_kql(c, set.parsed_rules()) {
+                match bulwark_detect::chained_correlation_to_kql(
+                    c,
+                    set.parsed_rules(),
+                    set.correlation_rules(),
+                ) {
                     Ok(kql) => {
                         writeln!(out, "{kql}\n")?;
                         converted += 1;

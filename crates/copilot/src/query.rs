@@ -90,6 +90,8 @@ impl QueryRunner {
         registry: bulwark_model::SchemaRegistry,
     ) -> Result<QueryRunner> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
+            // Deeply nested expressions (long Sigma `or` chains) recurse in DataFusion's planner.
+            .thread_stack_size(32 << 20)
             .worker_threads(2)
             .enable_all()
             .build()

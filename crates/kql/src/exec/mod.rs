@@ -301,6 +301,8 @@ impl Engine {
         options: &QueryOptions,
     ) -> Result<QueryOutput, QueryError> {
         let rt = tokio::runtime::Builder::new_multi_thread()
+            // Deeply nested expressions (long Sigma `or` chains) recurse in DataFusion's planner.
+            .thread_stack_size(32 << 20)
             .worker_threads(2)
             .enable_all()
             .build()
