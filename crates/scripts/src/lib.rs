@@ -39,7 +39,8 @@ pub use ioc::extract_iocs;
 pub use lang::detect_language;
 pub use report::render_text;
 pub use types::{
-    Analysis, AnalyzeOptions, Behaviour, Ioc, IocKind, Language, Layer, Verdict, VerdictLevel,
+    Analysis, AnalyzeOptions, Behaviour, Ioc, IocKind, Language, Layer, Payload, Verdict,
+    VerdictLevel,
 };
 
 /// Analyzes a script. Never fails and never panics: problems and limits reached are reported
@@ -72,15 +73,23 @@ pub fn analyze(source: &str, options: &AnalyzeOptions) -> Analysis {
             "input is binary, not script text: only its printable strings were searched".into(),
         );
     }
-    let iocs = ioc::extract(&peeled.layers, options.max_kept_bytes.max(1 << 20));
-    let behaviours = behaviour::detect(&peeled.layers);
-    let texts: Vec<&str> = peeled.layers.iter().map(|l| decode::cut(&l.text, 1 << 20)).collect();
+    // Payload layers count like script layers for indicators, behaviours and the verdict.
+    let all: Vec<Layer> = peeled
+        .layers
+        .iter()
+        .chain(peeled.payloads.iter().flat_map(|p| p.layers.iter()))
+        .cloned()
+        .collect();
+    let iocs = ioc::extract(&all, options.max_kept_bytes.max(1 << 20));
+    let behaviours = behaviour::detect(&all);
+    let texts: Vec<&str> = all.iter().map(|l| decode::cut(&l.text, 1 << 20)).collect();
     let family = family::name(&texts);
-    let verdict = report::verdict(&peeled.layers, &behaviours, &iocs, family.as_deref(), empty);
+    let verdict = report::verdict(&all, &behaviours, &iocs, family.as_deref(), empty);
     let final_script = report::pretty(&peeled.final_text, peeled.final_language);
     let mut a = Analysis {
         language: peeled.language,
         layers: peeled.layers,
+        payloads: peeled.payloads,
         final_script,
         iocs,
         behaviours,
