@@ -27,6 +27,7 @@ pub mod error;
 mod family;
 pub mod ioc;
 mod lang;
+pub mod link;
 mod other;
 mod powershell;
 mod ps_eval;
@@ -37,6 +38,7 @@ mod types;
 pub use error::{Error, Result};
 pub use ioc::extract_iocs;
 pub use lang::detect_language;
+pub use link::{Link, LinkOptions, Links, link, link_store, render_links};
 pub use report::render_text;
 pub use types::{
     Analysis, AnalyzeOptions, Behaviour, Ioc, IocKind, Language, Layer, Payload, Verdict,

@@ -242,7 +242,7 @@ fn c_escapes(s: &str) -> String {
                 '0'..='7' => {
                     let o: String = chars[i + 1..(i + 4).min(chars.len())]
                         .iter()
-                        .take_while(|c| ('0'..='7').contains(c))
+                        .take_while(|c| c.is_digit(8))
                         .collect();
                     if let Some(c) = u32::from_str_radix(&o, 8).ok().and_then(char::from_u32) {
                         out.push(c);
