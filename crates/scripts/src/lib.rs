@@ -27,6 +27,7 @@ pub mod error;
 mod family;
 pub mod ioc;
 mod lang;
+#[cfg(feature = "link")]
 pub mod link;
 mod other;
 mod powershell;
@@ -38,6 +39,7 @@ mod types;
 pub use error::{Error, Result};
 pub use ioc::extract_iocs;
 pub use lang::detect_language;
+#[cfg(feature = "link")]
 pub use link::{Link, LinkOptions, Links, link, link_store, render_links};
 pub use report::render_text;
 pub use types::{
