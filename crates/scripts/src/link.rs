@@ -401,7 +401,13 @@ pub fn link(a: &Analysis, engine: &Engine, options: &LinkOptions) -> Links {
             let filter = format!("{table}\n| where {}", preds.join(" or "));
             let time = schema.time_column();
             let device = DEVICE_COLS.iter().find(|c| schema.column(c).is_some());
-            let account = ACCOUNT_COLS.iter().find(|c| schema.column(c).is_some());
+            // Up to two account columns (the process's and its parent's user, say).
+            let accounts: Vec<&str> = ACCOUNT_COLS
+                .iter()
+                .copied()
+                .filter(|c| schema.column(c).is_some())
+                .take(2)
+                .collect();
             let mut aggs = vec!["Rows = count()".to_string()];
             if let Some(t) = time {
                 aggs.push(format!("FirstSeen = min({t}), LastSeen = max({t})"));
@@ -410,8 +416,8 @@ pub fn link(a: &Analysis, engine: &Engine, options: &LinkOptions) -> Links {
             if let Some(d) = device {
                 aggs.push(format!("Devices = make_set({d}, {n})"));
             }
-            if let Some(c) = account {
-                aggs.push(format!("Accounts = make_set({c}, {n})"));
+            for (k, c) in accounts.iter().enumerate() {
+                aggs.push(format!("Accounts{k} = make_set({c}, {n})"));
             }
             let query = format!("{filter}\n| summarize {}", aggs.join(", "));
             out.queries += 1;
@@ -455,14 +461,20 @@ pub fn link(a: &Analysis, engine: &Engine, options: &LinkOptions) -> Links {
                 first_seen: text("FirstSeen"),
                 last_seen: text("LastSeen"),
                 devices: list("Devices"),
-                accounts: list("Accounts"),
+                accounts: {
+                    let mut v: Vec<String> =
+                        (0..accounts.len()).flat_map(|k| list(&format!("Accounts{k}"))).collect();
+                    v.sort();
+                    v.dedup();
+                    v
+                },
                 sample_query: None,
                 samples: Vec::new(),
             };
             if options.sample_rows > 0 {
                 let mut shown: Vec<&str> = time.into_iter().collect();
                 shown.extend(device.copied());
-                shown.extend(account.copied());
+                shown.extend(accounts.iter().copied());
                 shown.extend(cols.iter().map(|(c, _)| *c).filter(|c| schema.column(c).is_some()));
                 for extra in ["ActionType", "FileName", "RemotePort"] {
                     if schema.column(extra).is_some() && !shown.contains(&extra) {
