@@ -365,7 +365,8 @@ fn launches_in(line: &str) -> Vec<&str> {
 }
 
 /// Searches the environment for the analysis's indicators and command lines. Never fails:
-/// queries that fail are listed in [`Links::errors`].
+/// queries that fail are listed in [`Links::errors`]. Runs the queries on a runtime of its own:
+/// do not call it from inside a tokio runtime (use a blocking task there).
 pub fn link(a: &Analysis, engine: &Engine, options: &LinkOptions) -> Links {
     let mut out = Links::default();
     let runtime =
@@ -599,4 +600,39 @@ pub fn render_links(links: &Links) -> String {
         let _ = writeln!(s, "- query error: {e}");
     }
     s
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_are_cut_out_of_the_lines_that_start_them() {
+        let l = r#"  Shell "C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe -nop -enc SQBFAFgA", 0"#;
+        assert_eq!(
+            launches_in(l),
+            [r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe -nop -enc SQBFAFgA"]
+        );
+        assert_eq!(
+            launches_in("x = 1; cmd.exe /c whoami /all > out.txt"),
+            ["cmd.exe /c whoami /all > out.txt"]
+        );
+        // Names inside words, or without arguments, are not launches.
+        assert!(launches_in("Write-Host 'mycmd /c something long enough here'").is_empty());
+        assert!(launches_in("$p = 'powershell.exe'").is_empty());
+    }
+
+    #[test]
+    fn indicators_include_file_names_and_normalised_hashes() {
+        let a = crate::analyze(
+            "copy C:\\Users\\Public\\evil.dll x; # D41D8CD98F00B204E9800998ECF8427E\nreg add HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Run /v x",
+            &crate::AnalyzeOptions::default(),
+        );
+        let ind = indicators(&a, &LinkOptions::default());
+        let has = |v: &str, k: &str| ind.iter().any(|(x, y)| x == v && *y == k);
+        assert!(has("evil.dll", "file_name"), "{ind:?}");
+        assert!(has("d41d8cd98f00b204e9800998ecf8427e", "md5"), "{ind:?}");
+        assert!(ind.iter().any(|(v, k)| *k == "registry_key" && !v.starts_with("HKLM")), "{ind:?}");
+    }
 }
