@@ -7,6 +7,15 @@
 //! IPs, hashes, paths, registry keys, ...), maps behaviours to MITRE ATT&CK with the line that
 //! shows them, names known families, scores a verdict and writes a plain-language explanation.
 //!
+//! The [`Analysis::layers`] end at the last text that is still the script as a program (what
+//! an analyst reads): the launch chain (`cmd /c` → `powershell -enc` → script) and rewrites
+//! of the script. Data blobs decoded from inside it (base64, gzip/deflate, SecureString) and
+//! scripts it hands to a child interpreter become [`Analysis::payloads`], each with its own
+//! chain; their indicators and behaviours are merged into the analysis.
+//!
+//! With the `link` feature (default), [`link()`] searches a store for the indicators and
+//! command lines with KQL and keeps every query with its result.
+//!
 //! ```
 //! use bulwark_scripts::{analyze, AnalyzeOptions, IocKind, VerdictLevel};
 //!
