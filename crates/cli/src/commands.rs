@@ -19,7 +19,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Detect(args) => crate::hunting::detect(&open_store(&data_dir)?, &args, cli.quiet),
         Command::Incidents(cmd) => crate::hunting::incidents(&open_store(&data_dir)?, cmd),
         Command::Sigma(cmd) => crate::hunting::sigma(cmd, cli.quiet),
-        Command::Analyze(args) => analyze(&args),
+        Command::Analyze(args) => analyze(&data_dir, &args),
         Command::Ask(args) => crate::assistant::ask(&data_dir, &args),
         Command::Chat { session } => crate::assistant::chat(&data_dir, session),
         Command::Promptbook(cmd) => crate::assistant::promptbook(&data_dir, cmd),
@@ -248,7 +248,7 @@ fn ingest(store: &Store, args: &crate::cli::IngestArgs, quiet: bool) -> Result<E
     Ok(ExitCode::from(report.exit_code()))
 }
 
-fn analyze(args: &crate::cli::AnalyzeArgs) -> Result<ExitCode> {
+fn analyze(data_dir: &std::path::Path, args: &crate::cli::AnalyzeArgs) -> Result<ExitCode> {
     use crate::cli::{ReportFormat, ScriptLang};
     let lang = match args.lang {
         ScriptLang::Auto => None,
@@ -261,6 +261,21 @@ fn analyze(args: &crate::cli::AnalyzeArgs) -> Result<ExitCode> {
         }
     };
     let options = bulwark_scripts::AnalyzeOptions { lang, ..Default::default() };
+    // Indicators are linked to the environment when the data directory holds tables; a
+    // missing directory is not created (Store::open would).
+    let mut linker = None;
+    if data_dir.join("manifest.json").is_file() {
+        let store = open_store(data_dir)?;
+        let tables: std::collections::BTreeSet<String> =
+            store.table_stats()?.into_iter().filter(|t| t.rows > 0).map(|t| t.name).collect();
+        if !tables.is_empty() {
+            let engine = bulwark_kql::exec::Engine::open(&store)
+                .map_err(|e| anyhow::anyhow!("cannot open the data for querying: {e}"))?;
+            let link_options =
+                bulwark_scripts::LinkOptions { tables: Some(tables), ..Default::default() };
+            linker = Some((engine, link_options));
+        }
+    }
     let mut out = std::io::stdout().lock();
     let many = args.files.len() > 1;
     for file in &args.files {
@@ -272,20 +287,34 @@ fn analyze(args: &crate::cli::AnalyzeArgs) -> Result<ExitCode> {
             std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?
         };
         let analysis = bulwark_scripts::analyze_bytes(&bytes, &options);
+        let links = linker.as_ref().map(|(e, o)| bulwark_scripts::link(&analysis, e, o));
         match args.format {
-            ReportFormat::Json if many => {
+            ReportFormat::Json => {
                 let mut v = serde_json::to_value(&analysis)?;
                 if let Some(o) = v.as_object_mut() {
-                    o.insert("file".into(), serde_json::json!(file.display().to_string()));
+                    if many {
+                        o.insert("file".into(), serde_json::json!(file.display().to_string()));
+                    }
+                    if let Some(l) = &links {
+                        o.insert("links".into(), serde_json::to_value(&l.links)?);
+                        o.insert("links_not_seen".into(), serde_json::to_value(&l.not_seen)?);
+                        o.insert("link_errors".into(), serde_json::to_value(&l.errors)?);
+                    }
                 }
-                writeln!(out, "{v}")?;
+                if many {
+                    writeln!(out, "{v}")?;
+                } else {
+                    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+                }
             }
-            ReportFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&analysis)?)?,
             ReportFormat::Text => {
                 if many {
                     writeln!(out, "# {}\n", file.display())?;
                 }
                 writeln!(out, "{}", bulwark_scripts::render_text(&analysis))?;
+                if let Some(l) = &links {
+                    writeln!(out, "{}", bulwark_scripts::render_links(l))?;
+                }
             }
         }
     }

@@ -166,3 +166,70 @@ fn custom_tables_can_be_added_and_shown() {
         .success()
         .stdout(predicate::str::contains(r#"["BytesIn","long"]"#));
 }
+
+#[test]
+fn analyze_links_a_script_to_the_demo_tenant() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    cargo_bin_cmd!("bulwark")
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["demo", "--events", "10000", "--no-detect", "--quiet"])
+        .assert()
+        .success();
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("scenarios.json")).expect("truth"))
+            .expect("json");
+    let intrusion = truth["scenarios"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["id"] == "intrusion"))
+        .expect("intrusion");
+    let cmd = intrusion["facts"]["macro_child_command_line"].as_str().expect("cmd");
+    let device = intrusion["patient_zero_device"].as_str().expect("device");
+    let script = dir.path().join("macro.txt");
+    std::fs::write(&script, cmd).expect("write");
+    let out = cargo_bin_cmd!("bulwark")
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("analyze")
+        .arg(&script)
+        .args(["--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
+    let links = v["links"].as_array().expect("links");
+    let hit = links
+        .iter()
+        .find(|l| l["kind"] == "command_line" && l["table"] == "DeviceProcessEvents")
+        .expect("command line found");
+    assert_eq!(hit["devices"][0], device);
+    assert!(hit["query"].as_str().expect("query").contains("ProcessCommandLine contains"));
+    cargo_bin_cmd!("bulwark")
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("analyze")
+        .arg(&script)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("## Seen in your environment"))
+        .stdout(predicate::str::contains(device));
+    // Without data nothing is linked, and no data directory is created.
+    let none = dir.path().join("none");
+    let out = cargo_bin_cmd!("bulwark")
+        .arg("--data-dir")
+        .arg(&none)
+        .arg("analyze")
+        .arg(&script)
+        .args(["--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
+    assert!(v.get("links").is_none());
+    assert!(!none.exists());
+}

@@ -27,6 +27,9 @@ pub enum Error {
         /// What was being produced.
         what: &'static str,
     },
+    /// Linking to the environment failed before any query ran (the store could not be read).
+    #[error("cannot search the data: {0}")]
+    Link(String),
 }
 
 /// Result with this crate's [`Error`].

@@ -7,6 +7,15 @@
 //! IPs, hashes, paths, registry keys, ...), maps behaviours to MITRE ATT&CK with the line that
 //! shows them, names known families, scores a verdict and writes a plain-language explanation.
 //!
+//! The [`Analysis::layers`] end at the last text that is still the script as a program (what
+//! an analyst reads): the launch chain (`cmd /c` → `powershell -enc` → script) and rewrites
+//! of the script. Data blobs decoded from inside it (base64, gzip/deflate, SecureString) and
+//! scripts it hands to a child interpreter become [`Analysis::payloads`], each with its own
+//! chain; their indicators and behaviours are merged into the analysis.
+//!
+//! With the `link` feature (default), [`link()`] searches a store for the indicators and
+//! command lines with KQL and keeps every query with its result.
+//!
 //! ```
 //! use bulwark_scripts::{analyze, AnalyzeOptions, IocKind, VerdictLevel};
 //!
@@ -27,6 +36,8 @@ pub mod error;
 mod family;
 pub mod ioc;
 mod lang;
+#[cfg(feature = "link")]
+pub mod link;
 mod other;
 mod powershell;
 mod ps_eval;
@@ -37,9 +48,12 @@ mod types;
 pub use error::{Error, Result};
 pub use ioc::extract_iocs;
 pub use lang::detect_language;
+#[cfg(feature = "link")]
+pub use link::{Link, LinkOptions, Links, link, link_store, render_links};
 pub use report::render_text;
 pub use types::{
-    Analysis, AnalyzeOptions, Behaviour, Ioc, IocKind, Language, Layer, Verdict, VerdictLevel,
+    Analysis, AnalyzeOptions, Behaviour, Ioc, IocKind, Language, Layer, Payload, Verdict,
+    VerdictLevel,
 };
 
 /// Analyzes a script. Never fails and never panics: problems and limits reached are reported
@@ -72,15 +86,23 @@ pub fn analyze(source: &str, options: &AnalyzeOptions) -> Analysis {
             "input is binary, not script text: only its printable strings were searched".into(),
         );
     }
-    let iocs = ioc::extract(&peeled.layers, options.max_kept_bytes.max(1 << 20));
-    let behaviours = behaviour::detect(&peeled.layers);
-    let texts: Vec<&str> = peeled.layers.iter().map(|l| decode::cut(&l.text, 1 << 20)).collect();
+    // Payload layers count like script layers for indicators, behaviours and the verdict.
+    let all: Vec<Layer> = peeled
+        .layers
+        .iter()
+        .chain(peeled.payloads.iter().flat_map(|p| p.layers.iter()))
+        .cloned()
+        .collect();
+    let iocs = ioc::extract(&all, options.max_kept_bytes.max(1 << 20));
+    let behaviours = behaviour::detect(&all);
+    let texts: Vec<&str> = all.iter().map(|l| decode::cut(&l.text, 1 << 20)).collect();
     let family = family::name(&texts);
-    let verdict = report::verdict(&peeled.layers, &behaviours, &iocs, family.as_deref(), empty);
+    let verdict = report::verdict(&all, &behaviours, &iocs, family.as_deref(), empty);
     let final_script = report::pretty(&peeled.final_text, peeled.final_language);
     let mut a = Analysis {
         language: peeled.language,
         layers: peeled.layers,
+        payloads: peeled.payloads,
         final_script,
         iocs,
         behaviours,

@@ -242,7 +242,7 @@ fn c_escapes(s: &str) -> String {
                 '0'..='7' => {
                     let o: String = chars[i + 1..(i + 4).min(chars.len())]
                         .iter()
-                        .take_while(|c| ('0'..='7').contains(c))
+                        .take_while(|c| c.is_digit(8))
                         .collect();
                     if let Some(c) = u32::from_str_radix(&o, 8).ok().and_then(char::from_u32) {
                         out.push(c);
@@ -289,7 +289,7 @@ pub(crate) fn bash_step(text: &str, limits: &Limits) -> Option<Step> {
         if let Some(c) = r.captures(text)
             && let Some(t) = b64_text(&c[1], limits)
         {
-            return Some(Step::new("base64 -d | sh", t));
+            return Some(Step::new("base64 -d | sh", t).entry());
         }
     }
     if let Some(c) = BASH_EVAL.captures(text) {
@@ -631,7 +631,9 @@ pub(crate) fn python_step(text: &str, limits: &Limits) -> Option<Step> {
         };
         let t = decode::bytes_to_text(&bytes);
         if decode::ascii_ratio(&t) > 0.85 {
-            return Some(Step::new("exec(base64.b64decode(...))", t).with_lang(Language::Python));
+            return Some(
+                Step::new("exec(base64.b64decode(...))", t).with_lang(Language::Python).blob(),
+            );
         }
     }
     if let Some(t) = replace_all(&PY_ROT13, text, |c| {

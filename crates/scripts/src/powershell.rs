@@ -118,7 +118,8 @@ fn command_line(text: &str) -> Option<Step> {
     }
     Some(
         Step::new("powershell.exe command line unwrapped", script)
-            .with_lang(crate::types::Language::PowerShell),
+            .with_lang(crate::types::Language::PowerShell)
+            .entry(),
     )
 }
 
@@ -162,7 +163,7 @@ pub(crate) fn encoded_command(text: &str) -> Option<Step> {
         if decoded.trim().is_empty() || (!launches_ps && decode::ascii_ratio(&decoded) < 0.75) {
             continue;
         }
-        return Some(Step::new(how, decoded));
+        return Some(Step::new(how, decoded).entry());
     }
     None
 }
@@ -228,7 +229,7 @@ fn base64_payload(text: &str, limits: &Limits) -> Option<Step> {
             continue;
         }
         if best.as_ref().is_none_or(|b| b.text.len() < decoded.len()) {
-            best = Some(Step::new(&how, decoded));
+            best = Some(Step::new(&how, decoded).blob());
         }
     }
     best
@@ -292,7 +293,10 @@ fn secure_string(text: &str) -> Option<Step> {
     if out.trim().is_empty() || decode::ascii_ratio(&out) < 0.85 {
         return None;
     }
-    Some(Step::new("SecureString decrypted with the key embedded in the script (AES-CBC)", out))
+    Some(
+        Step::new("SecureString decrypted with the key embedded in the script (AES-CBC)", out)
+            .blob(),
+    )
 }
 
 static WS_LITERAL: LazyLock<Regex> =

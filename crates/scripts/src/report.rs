@@ -83,8 +83,23 @@ pub(crate) fn explain(a: &Analysis) -> Vec<String> {
             lang_phrase(l.language)
         ));
     }
-    if a.layers.len() == 1 {
+    if a.layers.len() == 1 && a.payloads.is_empty() {
         out.push("No obfuscation layer was found; the script was analysed as written.".into());
+    }
+    for (k, p) in a.payloads.iter().enumerate() {
+        let Some(first) = p.layers.first() else { continue };
+        out.push(format!(
+            "Payload {} (inside layer {}): {} gives {} of {}{}.",
+            k + 1,
+            p.found_in,
+            p.technique,
+            plural(first.text.lines().count().max(1), "line", "lines"),
+            lang_phrase(first.language),
+            match p.layers.len() {
+                1 => String::new(),
+                n => format!(", peeled through {} more layer(s)", n - 1),
+            }
+        ));
     }
     // Behaviours grouped by tactic, in kill-chain order.
     let order = [
@@ -273,6 +288,9 @@ pub fn render_text(a: &Analysis) -> String {
     let _ = writeln!(s);
     let _ = writeln!(s, "- Language: {}", a.language.name());
     let _ = writeln!(s, "- Layers: {}", a.layers.len());
+    if !a.payloads.is_empty() {
+        let _ = writeln!(s, "- Payloads: {}", a.payloads.len());
+    }
     if let Some(f) = &a.family {
         let _ = writeln!(s, "- Family: {f}");
     }
@@ -299,6 +317,28 @@ pub fn render_text(a: &Analysis) -> String {
             if l.truncated { ", truncated" } else { "" }
         );
         let _ = writeln!(s, "   {}", short(&l.text.replace(['\r', '\n'], " "), 160));
+    }
+    for (k, p) in a.payloads.iter().enumerate() {
+        let _ = writeln!(s, "\n## Payload {} (decoded from layer {})\n", k + 1, p.found_in);
+        for l in &p.layers {
+            let _ = writeln!(
+                s,
+                "{}. [{}] {} ({} bytes){}",
+                l.depth,
+                l.language.name(),
+                l.technique,
+                l.text.len(),
+                if l.truncated { ", truncated" } else { "" }
+            );
+        }
+        if let Some(last) = p.layers.last() {
+            let _ = writeln!(
+                s,
+                "\n```{}\n{}\n```",
+                last.language.name(),
+                short(&pretty(&last.text, last.language), 20_000)
+            );
+        }
     }
     if !a.behaviours.is_empty() {
         let _ = writeln!(s, "\n## Behaviours (MITRE ATT&CK)\n");

