@@ -411,29 +411,17 @@ fn bench(cmd: BenchCommand, data_dir: &std::path::Path) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Ask { rounds } => {
             let copilot = bulwark_copilot::Copilot::open(data_dir)?;
-            let prompts = bulwark_copilot::bench::PROMPTS;
-            copilot.ask(prompts[0], &mut bulwark_copilot::SessionContext::default());
-            let mut times = Vec::new();
-            for round in 0..rounds.max(1) {
-                for p in prompts {
-                    let t = Instant::now();
-                    let a = copilot.ask(p, &mut bulwark_copilot::SessionContext::default());
-                    let ms = t.elapsed().as_secs_f64() * 1000.0;
-                    if round == 0 {
-                        println!("{ms:8.1} ms  {:<28} {p}", a.skills.join(","));
-                    }
-                    times.push(ms);
-                }
+            let l = bulwark_copilot::bench::measure(&copilot, rounds);
+            for (ms, skills, p) in &l.first_round {
+                println!("{ms:8.1} ms  {skills:<28} {p}");
             }
-            times.sort_by(f64::total_cmp);
-            let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
             println!(
                 "{} prompts × {} rounds: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
-                prompts.len(),
+                bulwark_copilot::bench::PROMPTS.len(),
                 rounds.max(1),
-                pct(0.5),
-                pct(0.95),
-                pct(1.0)
+                l.p50,
+                l.p95,
+                l.max
             );
             return Ok(ExitCode::SUCCESS);
         }

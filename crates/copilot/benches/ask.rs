@@ -3,7 +3,7 @@
 //! `BULWARK_BENCH_EVENTS` (default 1,000,000) background events; `BULWARK_BENCH_DIR` reuses a
 //! data directory that already holds a tenant with detection run (otherwise one is built in a
 //! temporary directory, which takes a while at 1M events).
-use bulwark_copilot::{Copilot, SessionContext};
+use bulwark_copilot::Copilot;
 use std::time::Instant;
 
 use bulwark_copilot::bench::PROMPTS;
@@ -37,28 +37,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let copilot = Copilot::open(&dir)?;
     // Warm-up: first queries register tables and compile regexes.
-    copilot.ask(PROMPTS[0], &mut SessionContext::default());
-    let mut times = Vec::new();
-    for round in 0..3 {
-        for p in PROMPTS {
-            let t = Instant::now();
-            let a = copilot.ask(p, &mut SessionContext::default());
-            let ms = t.elapsed().as_secs_f64() * 1000.0;
-            if round == 0 {
-                println!("{ms:8.1} ms  {:<28} {p}", a.skills.join(","));
-            }
-            times.push(ms);
-        }
+    let l = bulwark_copilot::bench::measure(&copilot, 3);
+    for (ms, skills, p) in &l.first_round {
+        println!("{ms:8.1} ms  {skills:<28} {p}");
     }
-    times.sort_by(f64::total_cmp);
-    let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
     println!(
         "{} prompts over {} runs: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
         PROMPTS.len(),
-        times.len(),
-        pct(0.5),
-        pct(0.95),
-        pct(1.0)
+        l.samples,
+        l.p50,
+        l.p95,
+        l.max
     );
     Ok(())
 }

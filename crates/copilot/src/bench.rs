@@ -20,3 +20,41 @@ pub const PROMPTS: &[&str] = &[
     "Show antivirus detections",
     "Analyze this command line: `powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA`",
 ];
+
+/// Latency of the prompt set over a tenant.
+#[derive(Debug, Clone)]
+pub struct Latency {
+    /// First round: milliseconds, skills chosen, prompt.
+    pub first_round: Vec<(f64, String, &'static str)>,
+    /// Timed prompts (rounds × prompts).
+    pub samples: usize,
+    /// Median milliseconds.
+    pub p50: f64,
+    /// 95th percentile milliseconds.
+    pub p95: f64,
+    /// Slowest prompt, milliseconds.
+    pub max: f64,
+}
+
+/// Asks every prompt of [`PROMPTS`] `rounds` times (after one warm-up prompt) and reports
+/// percentiles of the wall time per answer.
+pub fn measure(copilot: &crate::Copilot, rounds: usize) -> Latency {
+    use crate::SessionContext;
+    copilot.ask(PROMPTS[0], &mut SessionContext::default());
+    let mut times = Vec::new();
+    let mut first_round = Vec::new();
+    for round in 0..rounds.max(1) {
+        for p in PROMPTS {
+            let t = std::time::Instant::now();
+            let a = copilot.ask(p, &mut SessionContext::default());
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            if round == 0 {
+                first_round.push((ms, a.skills.join(","), *p));
+            }
+            times.push(ms);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+    Latency { first_round, samples: times.len(), p50: pct(0.5), p95: pct(0.95), max: pct(1.0) }
+}
