@@ -446,6 +446,12 @@ pub(crate) fn defs() -> Vec<Def> {
         }
         Ok(str_array(out))
     }));
+    // parse_xml: XML text → dynamic, with Kusto's mapping (attributes `@name`, mixed text
+    // `#text`, repeated children → arrays, empty elements → null). Invalid XML → null.
+    v.push(Def::new("parse_xml", 1, 1, dynamic, r_str, |a, _| {
+        let s = strs(&a[0])?;
+        Ok(str_array(s.iter().map(|v| v.and_then(xml_to_json).map(|j| j.to_string())).collect()))
+    }));
     v.push(Def::new("array_length", 1, 1, Returns::Type(KustoType::Long), r_i64, |a, _| {
         let c = dyn_col(&a[0])?;
         Ok(i64_array(
@@ -566,5 +572,157 @@ fn json_order(a: &Value, b: &Value) -> std::cmp::Ordering {
         (Value::String(x), Value::String(y)) => x.cmp(y),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         _ => rank(a).cmp(&rank(b)).then_with(|| a.to_string().cmp(&b.to_string())),
+    }
+}
+
+/// Largest XML text converted by `parse_xml`, and the deepest nesting followed.
+const MAX_XML: usize = 16 << 20;
+const MAX_XML_DEPTH: usize = 256;
+
+/// Kusto's XML → JSON mapping; `None` for invalid or oversized XML.
+pub(crate) fn xml_to_json(text: &str) -> Option<Value> {
+    use quick_xml::events::Event;
+    if text.trim().is_empty() || text.len() > MAX_XML {
+        return None;
+    }
+    // (element name, attributes and children, text)
+    let mut stack: Vec<(String, Map<String, Value>, String)> = Vec::new();
+    let mut root: Option<Value> = None;
+    let mut reader = quick_xml::Reader::from_str(text);
+    fn attrs(e: &quick_xml::events::BytesStart<'_>) -> Option<Map<String, Value>> {
+        let mut m = Map::new();
+        for attr in e.attributes() {
+            let attr = attr.ok()?;
+            let key = String::from_utf8_lossy(attr.key.as_ref()).into_owned();
+            let value = attr.unescape_value().ok()?.into_owned();
+            m.insert(format!("@{key}"), Value::String(value));
+        }
+        Some(m)
+    }
+    fn close(name: String, map: Map<String, Value>, text: String) -> (String, Value) {
+        let text = text.trim().to_string();
+        let value = if map.is_empty() {
+            if text.is_empty() { Value::Null } else { Value::String(text) }
+        } else {
+            let mut map = map;
+            if !text.is_empty() {
+                map.insert("#text".to_string(), Value::String(text));
+            }
+            Value::Object(map)
+        };
+        (name, value)
+    }
+    fn attach(
+        stack: &mut [(String, Map<String, Value>, String)],
+        root: &mut Option<Value>,
+        name: String,
+        value: Value,
+    ) {
+        match stack.last_mut() {
+            Some((_, parent, _)) => match parent.get_mut(&name) {
+                Some(Value::Array(items)) => items.push(value),
+                Some(existing) => {
+                    let first = existing.take();
+                    *existing = Value::Array(vec![first, value]);
+                }
+                None => {
+                    parent.insert(name, value);
+                }
+            },
+            None => {
+                let mut m = Map::new();
+                m.insert(name, value);
+                *root = Some(Value::Object(m));
+            }
+        }
+    }
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) => {
+                if stack.len() >= MAX_XML_DEPTH {
+                    return None;
+                }
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                stack.push((name, attrs(&e)?, String::new()));
+            }
+            Event::Empty(e) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                let (name, value) = close(name, attrs(&e)?, String::new());
+                attach(&mut stack, &mut root, name, value);
+            }
+            Event::End(_) => {
+                let (name, map, text) = stack.pop()?;
+                let (name, value) = close(name, map, text);
+                attach(&mut stack, &mut root, name, value);
+            }
+            Event::Text(t) => {
+                if let Some(top) = stack.last_mut() {
+                    let raw = t.decode().ok()?;
+                    top.2.push_str(&quick_xml::escape::unescape(&raw).ok()?);
+                }
+            }
+            Event::CData(t) => {
+                if let Some(top) = stack.last_mut() {
+                    top.2.push_str(&String::from_utf8_lossy(&t.into_inner()));
+                }
+            }
+            Event::GeneralRef(r) => {
+                if let Some(top) = stack.last_mut() {
+                    let name = r.decode().ok()?;
+                    let ch = match name.as_ref() {
+                        "amp" => Some('&'),
+                        "lt" => Some('<'),
+                        "gt" => Some('>'),
+                        "quot" => Some('"'),
+                        "apos" => Some('\''),
+                        n => n
+                            .strip_prefix("#x")
+                            .and_then(|h| u32::from_str_radix(h, 16).ok())
+                            .or_else(|| n.strip_prefix('#').and_then(|d| d.parse().ok()))
+                            .and_then(char::from_u32),
+                    };
+                    top.2.push(ch?);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !stack.is_empty() {
+        return None;
+    }
+    root
+}
+
+#[cfg(test)]
+mod xml_tests {
+    use super::xml_to_json;
+    use serde_json::json;
+
+    #[test]
+    fn kusto_xml_mapping() {
+        assert_eq!(xml_to_json("<e/>"), Some(json!({"e": null})));
+        assert_eq!(xml_to_json("<e>text</e>"), Some(json!({"e": "text"})));
+        assert_eq!(xml_to_json(r#"<e name="value"/>"#), Some(json!({"e": {"@name": "value"}})));
+        assert_eq!(
+            xml_to_json(r#"<e name="value">text</e>"#),
+            Some(json!({"e": {"@name": "value", "#text": "text"}}))
+        );
+        assert_eq!(
+            xml_to_json("<e> <a>text</a> <b>text</b> </e>"),
+            Some(json!({"e": {"a": "text", "b": "text"}}))
+        );
+        assert_eq!(
+            xml_to_json("<e> <a>x</a> <a>y</a> <a>z</a> </e>"),
+            Some(json!({"e": {"a": ["x", "y", "z"]}}))
+        );
+        assert_eq!(
+            xml_to_json("<e> text <a>inner</a> </e>"),
+            Some(json!({"e": {"#text": "text", "a": "inner"}}))
+        );
+        assert_eq!(xml_to_json("<e>a &amp; b &#x41;</e>"), Some(json!({"e": "a & b A"})));
+        assert_eq!(xml_to_json("<e><a></e>"), None);
+        assert_eq!(xml_to_json("not xml"), None);
+        assert_eq!(xml_to_json(&"<a>".repeat(1000)), None);
     }
 }
