@@ -444,7 +444,27 @@ impl Planner<'_> {
                 let mut values = Vec::new();
                 for v in items {
                     let v = if v.dynamic { self.undynamic(v, &xt)? } else { v };
-                    values.push(v.expr);
+                    // Like `==`: numbers listed against a string column compare as text, and
+                    // numeric strings against a number column as numbers (no failing casts).
+                    let e = match &v.expr {
+                        Expr::Literal(n, _)
+                            if is_text(&xt)
+                                && (n.data_type().is_integer() || n.data_type().is_floating()) =>
+                        {
+                            lit(n.to_string())
+                        }
+                        Expr::Literal(ScalarValue::Utf8(Some(t)), _)
+                            if xt.is_integer() || xt.is_floating() =>
+                        {
+                            match t.trim().parse::<f64>() {
+                                Ok(f) if f.fract() == 0.0 && xt.is_integer() => lit(f as i64),
+                                Ok(f) => lit(f),
+                                Err(_) => v.expr.clone(),
+                            }
+                        }
+                        _ => v.expr,
+                    };
+                    values.push(e);
                 }
                 if values.is_empty() {
                     return Ok(Val::plain(lit(negated)));

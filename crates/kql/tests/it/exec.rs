@@ -113,3 +113,13 @@ fn partition_runs_the_subquery_per_value() {
 | project k, v | order by k asc"#;
     assert_eq!(run(q), rows(&[&["k", "v"], &["a", "5"], &["b", "9"]]));
 }
+
+#[test]
+fn mixed_string_and_number_comparisons_do_not_fail() {
+    // Published queries compare string columns with numbers (`LogonTypeName in (2, 10)`,
+    // `ResultType == 0`): they compare as text instead of failing a cast on every row.
+    let q = r#"datatable(s:string, n:long)["2", 2, "3 - Network", 3, "0", 9]
+| where s in (2, 7) or s == 0 or n in ("3")
+| order by n asc"#;
+    assert_eq!(run(q), rows(&[&["s", "n"], &["2", "2"], &["3 - Network", "3"], &["0", "9"]]));
+}
