@@ -1908,11 +1908,99 @@ impl<'e> Planner<'e> {
                 let plan = LogicalPlanBuilder::from(rel.plan.clone()).project(exprs)?.build()?;
                 Ok(Rel { plan, dynamic, ordered: rel.ordered, order: Vec::new() })
             }
+            "pivot" => self.pivot(rel, call, span),
             other => fail(
                 call.name.span,
-                format!("evaluate plugin '{other}' is not supported; supported: bag_unpack"),
+                format!("evaluate plugin '{other}' is not supported; supported: bag_unpack, pivot"),
             ),
         }
+    }
+
+    /// `evaluate pivot(Col [, agg(expr)] [, key, …])`: one output column per distinct value of
+    /// `Col` (read from the data first), holding the aggregation over the rows with that value,
+    /// grouped by the keys (default: every column but `Col` and the aggregated ones).
+    fn pivot(&mut self, rel: Rel, call: &Call, span: Span) -> PResult<Rel> {
+        use datafusion::logical_expr::ExprFunctionExt;
+        const MAX_PIVOT_COLUMNS: usize = 1_000;
+        let Some(Ast::Ident(pivot)) = call.args.first() else {
+            return fail(
+                span,
+                "pivot needs a column: evaluate pivot(Column [, aggregation] [, keys…])",
+            );
+        };
+        if !rel.has(&pivot.name) {
+            return fail(pivot.span, format!("unknown column '{}'", pivot.name));
+        }
+        let mut rest = call.args.iter().skip(1).peekable();
+        let agg_call = match rest.peek() {
+            Some(Ast::Call(c)) if super::names::is_aggregate(&c.name.name) => {
+                let c = c.clone();
+                rest.next();
+                Some(c)
+            }
+            _ => None,
+        };
+        let mut keys: Vec<String> = Vec::new();
+        for k in rest {
+            match k {
+                Ast::Ident(id) if rel.has(&id.name) => keys.push(id.name.clone()),
+                other => return fail(other.span(), "pivot keys must be columns"),
+            }
+        }
+        if keys.is_empty() {
+            let mut used = Vec::new();
+            if let Some(c) = &agg_call {
+                for a in &c.args {
+                    if let Ast::Ident(id) = a {
+                        used.push(id.name.clone());
+                    }
+                }
+            }
+            keys = rel
+                .names()
+                .into_iter()
+                .filter(|n| *n != pivot.name && !used.contains(n) && !n.starts_with("__kql_"))
+                .collect();
+        }
+        let text = self
+            .text_arg(Val { expr: col(&pivot.name), dynamic: rel.is_dynamic(&pivot.name) }, &rel)?;
+        let probe = LogicalPlanBuilder::from(rel.plan.clone())
+            .aggregate(vec![text.clone().alias("v")], Vec::<Expr>::new())?
+            .sort(vec![col("v").sort(true, false)])?
+            .limit(0, Some(MAX_PIVOT_COLUMNS + 1))?
+            .build()?;
+        let values = match self.need(RequestKind::List, probe)? {
+            Prefetched::List(v) => v,
+            _ => Vec::new(),
+        };
+        if values.len() > MAX_PIVOT_COLUMNS {
+            return fail(span, format!("pivot would create more than {MAX_PIVOT_COLUMNS} columns"));
+        }
+        let mut aggs = Vec::new();
+        let mut names: Vec<String> = keys.clone();
+        let mut dynamic = HashSet::new();
+        for v in values {
+            let ScalarValue::Utf8(Some(value)) = v else { continue };
+            let agg = match &agg_call {
+                Some(c) => self.aggregate_call(c, &rel)?,
+                None => Val::plain(datafusion::functions_aggregate::expr_fn::count(lit(1i64))),
+            };
+            let filtered = agg.expr.filter(text.clone().eq(lit(value.clone()))).build()?;
+            let name = unique_name(&value, &names);
+            if agg.dynamic {
+                dynamic.insert(name.clone());
+            }
+            aggs.push(filtered.alias(name.clone()));
+            names.push(name);
+        }
+        let group: Vec<Expr> = keys.iter().map(|k| col(k)).collect();
+        for k in &keys {
+            if rel.is_dynamic(k) {
+                dynamic.insert(k.clone());
+            }
+        }
+        let plan = LogicalPlanBuilder::from(rel.plan.clone()).aggregate(group, aggs)?.build()?;
+        Ok(Rel { plan, dynamic, ordered: false, order: Vec::new() })
     }
 
     fn search_source(&mut self, op: &Operator) -> PResult<Rel> {

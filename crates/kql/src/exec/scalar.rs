@@ -392,7 +392,7 @@ impl Planner<'_> {
     }
 
     /// A value as text for string operators (`tostring` semantics for others).
-    fn text_arg(&self, v: Val, rel: &Rel) -> PResult<Expr> {
+    pub(crate) fn text_arg(&self, v: Val, rel: &Rel) -> PResult<Expr> {
         if v.dynamic {
             return Ok(self.udf("tostring_dynamic")?.call(vec![v.expr]));
         }

@@ -123,3 +123,24 @@ fn mixed_string_and_number_comparisons_do_not_fail() {
 | order by n asc"#;
     assert_eq!(run(q), rows(&[&["s", "n"], &["2", "2"], &["3 - Network", "3"], &["0", "9"]]));
 }
+
+#[test]
+fn evaluate_pivot_counts_and_aggregates_per_value() {
+    let q = r#"datatable(EventType:string, State:string, n:long)[
+"Wind", "AL", 1, "Wind", "AL", 2, "Wind", "AK", 3, "Hail", "AL", 4]
+| project EventType, State
+| evaluate pivot(State)
+| order by EventType asc"#;
+    assert_eq!(
+        run(q),
+        rows(&[&["EventType", "AK", "AL"], &["Hail", "0", "1"], &["Wind", "1", "2"]])
+    );
+    let q = r#"datatable(Key:string, Value:string, Host:string)[
+"user", "bob", "h1", "ip", "10.0.0.1", "h1", "user", "eve", "h2"]
+| evaluate pivot(Key, take_any(Value), Host)
+| order by Host asc"#;
+    assert_eq!(
+        run(q),
+        rows(&[&["Host", "ip", "user"], &["h1", "10.0.0.1", "bob"], &["h2", "", "eve"]])
+    );
+}
