@@ -1195,6 +1195,18 @@ impl<'e> Planner<'e> {
                 }
             }
         }
+        self.union_inputs(inputs, source_col, inner, span)
+    }
+
+    /// The union of named inputs (Kusto's outer union unless `inner`), with the input's name in
+    /// `source_col` when given. Shared by `union` and `search`.
+    fn union_inputs(
+        &mut self,
+        inputs: Vec<(String, Rel)>,
+        source_col: Option<String>,
+        inner: bool,
+        span: Span,
+    ) -> PResult<Rel> {
         if inputs.is_empty() {
             return fail(span, "union has no tables to read (no table matches)");
         }
@@ -2047,9 +2059,7 @@ impl<'e> Planner<'e> {
         if parts.is_empty() {
             return fail(span, "search has no tables to read");
         }
-        let tables: Vec<TabularExpr> = Vec::new();
-        let _ = tables;
-        self.union_rels(parts, "$table", span)
+        self.union_inputs(parts, Some("$table".to_string()), false, span)
     }
 
     fn search_input(&mut self, rel: Rel, op: &Operator) -> PResult<Rel> {
@@ -2123,48 +2133,6 @@ impl<'e> Planner<'e> {
             }
             other => Ok(self.predicate(other, rel)?),
         }
-    }
-
-    fn union_rels(
-        &mut self,
-        parts: Vec<(String, Rel)>,
-        source_col: &str,
-        span: Span,
-    ) -> PResult<Rel> {
-        let mut columns: Vec<(String, DataType, bool)> = Vec::new();
-        for (_, r) in &parts {
-            for f in r.plan.schema().fields() {
-                if !columns.iter().any(|(n, t, _)| n == f.name() && t == f.data_type())
-                    && !columns.iter().any(|(n, _, _)| n == f.name())
-                {
-                    columns.push((f.name().clone(), f.data_type().clone(), r.is_dynamic(f.name())));
-                }
-            }
-        }
-        let mut plans = Vec::new();
-        for (label, r) in &parts {
-            let mut exprs = vec![lit(label.clone()).alias(source_col)];
-            for (n, dt, _) in &columns {
-                let e = match r.data_type(n) {
-                    Some(t) if t == *dt => col(n),
-                    Some(_) => col(n).cast_to(dt, r.plan.schema())?,
-                    None => {
-                        Expr::Literal(ScalarValue::try_from(dt).unwrap_or(ScalarValue::Null), None)
-                    }
-                };
-                exprs.push(e.alias(n.clone()));
-            }
-            plans.push(LogicalPlanBuilder::from(r.plan.clone()).project(exprs)?.build()?);
-        }
-        let mut it = plans.into_iter();
-        let Some(first) = it.next() else { return fail(span, "nothing to union") };
-        let mut b = LogicalPlanBuilder::from(first);
-        for p in it {
-            b = b.union(p)?;
-        }
-        let mut out = Rel::new(b.build()?);
-        out.dynamic = columns.iter().filter(|(_, _, d)| *d).map(|(n, _, _)| n.clone()).collect();
-        Ok(out)
     }
 
     fn advanced_operator(&mut self, rel: Rel, op: &Operator, span: Span) -> PResult<Rel> {
