@@ -389,12 +389,21 @@ fn new_context() -> SessionContext {
     SessionContext::new_with_config(config)
 }
 
-/// DataFusion errors carry backtrace-like prefixes; keep the sentence.
+/// DataFusion errors wrap the cause in layers (`Parquet error: External: Compute error: …
+/// Execution("invalid regular expression …")`); keep the innermost sentence.
 fn clean_error(e: &str) -> String {
-    e.trim_start_matches("Execution error: ")
-        .trim_start_matches("Error during planning: ")
-        .trim_start_matches("External error: ")
-        .to_string()
+    let mut text = e;
+    if let Some(i) = text.rfind("Execution(\"") {
+        let inner = &text[i + "Execution(\"".len()..];
+        text = inner.rfind("\")").map_or(inner, |end| &inner[..end]);
+    }
+    let mut out = text.replace("\\n", "\n");
+    for prefix in ["Execution error: ", "Error during planning: ", "External error: "] {
+        if let Some(rest) = out.strip_prefix(prefix) {
+            out = rest.to_string();
+        }
+    }
+    out
 }
 
 impl QueryOutput {
