@@ -17,6 +17,9 @@
 //! * [`planner`] — prompt → skills.
 //! * [`query`] — the KQL runner skills use.
 //! * [`session`] — sessions, prompts, responses, evidence, pins, feedback in SQLite.
+//! * [`llm`] — with a language model ([`Copilot::with_llm`]): tool-calling planner, grounded
+//!   composer, schema-retrieval NL→KQL; falls back to the deterministic parts on any failure.
+//! * [`eval`] — offline NL→KQL metrics (syntax, semantic, table, filter column, filter literal).
 //!
 //! For a command line (call from a thread that is not inside a tokio runtime: the copilot
 //! drives its own):
@@ -49,6 +52,8 @@ pub mod bench;
 mod copilot;
 pub mod entities;
 mod error;
+pub mod eval;
+pub mod llm;
 pub mod nl2kql;
 pub mod planner;
 pub mod promptbook;
@@ -57,6 +62,7 @@ pub mod session;
 pub mod skill;
 pub mod skills;
 
-pub use copilot::{Answer, Copilot, ProcessEntry, SkillResult};
+pub use copilot::{Answer, AskEvent, Copilot, ProcessEntry, SkillResult, TokenUsage};
+pub use llm::{GuardPolicy, LlmSettings};
 pub use error::{Error, Result};
 pub use skill::{Evidence, SessionContext, Skill, SkillContext, SkillOutput, SkillRegistry};
