@@ -236,15 +236,18 @@ pub fn check(answer: &str, index: &EvidenceIndex, policy: GuardPolicy) -> GuardR
         let mut kept = String::new();
         for sentence in sentences(line) {
             let mut bad = Vec::new();
+            // Numbers are read with the entities cut out (an address is not four counts).
+            let mut rest = sentence.to_lowercase();
             for e in stated_entities(sentence) {
                 claims += 1;
+                rest = rest.replace(&e.to_lowercase(), " ");
                 if !index.has_text(&e) {
                     bad.push(e);
                 }
             }
-            for n in stated_numbers(sentence) {
+            for n in stated_numbers(&rest) {
                 claims += 1;
-                if !index.has_number(&n) {
+                if !index.has_number(&n) && !bad.contains(&n) {
                     bad.push(n);
                 }
             }
@@ -323,7 +326,11 @@ mod tests {
         assert!(r.text.contains("The device was wks-fin-003."), "{}", r.text);
         assert!(r.text.contains("removed statements"), "{}", r.text);
         let flagged = check(answer, &index(), GuardPolicy::Flag);
-        assert!(flagged.text.contains("It also reached 10.66.6.6 [E1]. _(unsupported: 10.66.6.6)_"));
+        assert!(
+            flagged.text.contains("It also reached 10.66.6.6 [E1]. _(unsupported: 10.66.6.6)_"),
+            "{}",
+            flagged.text
+        );
     }
 
     #[test]
