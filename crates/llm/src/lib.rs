@@ -8,10 +8,13 @@
 //! Modules:
 //! * [`chat`] — messages, tools, requests, responses, usage, stream events, cancellation.
 //! * [`provider`] — the [`Provider`] trait.
+//! * [`openai`] — OpenAI-compatible and Azure OpenAI chat completions over HTTP.
 #![deny(missing_docs)]
 
 pub mod chat;
 mod error;
+mod http;
+pub mod openai;
 pub mod provider;
 
 pub use chat::{
@@ -19,4 +22,6 @@ pub use chat::{
     ToolChoice, ToolSpec, Usage,
 };
 pub use error::{Error, Result};
+pub use http::HttpOptions;
+pub use openai::{AzureAuth, OpenAiProvider};
 pub use provider::{Provider, estimate_tokens};
