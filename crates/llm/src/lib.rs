@@ -8,11 +8,13 @@
 //! Modules:
 //! * [`chat`] — messages, tools, requests, responses, usage, stream events, cancellation.
 //! * [`provider`] — the [`Provider`] trait.
+//! * [`guard`] — the grounding guard: model answers checked against the evidence.
 //! * [`openai`] — OpenAI-compatible and Azure OpenAI chat completions over HTTP.
 #![deny(missing_docs)]
 
 pub mod chat;
 mod error;
+pub mod guard;
 mod http;
 pub mod openai;
 pub mod provider;
