@@ -83,6 +83,11 @@ pub(crate) struct Opened {
 }
 
 impl Opened {
+    /// The URL the request went to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Whether the body is an SSE stream (otherwise: one JSON document).
     pub fn is_sse(&self) -> bool {
         self.content_type.contains("text/event-stream")

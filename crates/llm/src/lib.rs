@@ -6,12 +6,14 @@
 //! model writes against the evidence before a user sees it.
 //!
 //! Modules:
+//! * [`anthropic`] — Anthropic's Messages API over HTTP.
 //! * [`chat`] — messages, tools, requests, responses, usage, stream events, cancellation.
 //! * [`provider`] — the [`Provider`] trait.
 //! * [`guard`] — the grounding guard: model answers checked against the evidence.
 //! * [`openai`] — OpenAI-compatible and Azure OpenAI chat completions over HTTP.
 #![deny(missing_docs)]
 
+pub mod anthropic;
 pub mod chat;
 mod error;
 pub mod guard;
@@ -19,6 +21,7 @@ mod http;
 pub mod openai;
 pub mod provider;
 
+pub use anthropic::AnthropicProvider;
 pub use chat::{
     CancelToken, ChatRequest, ChatResponse, FinishReason, Message, Role, StreamEvent, ToolCall,
     ToolChoice, ToolSpec, Usage,
