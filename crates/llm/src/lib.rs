@@ -7,6 +7,7 @@
 //!
 //! Modules:
 //! * [`anthropic`] — Anthropic's Messages API over HTTP.
+//! * [`budget`] — fitting evidence into a model's context window.
 //! * [`chat`] — messages, tools, requests, responses, usage, stream events, cancellation.
 //! * [`provider`] — the [`Provider`] trait.
 //! * [`config`] — the `[llm]` settings (file + environment) and [`connect_remote`].
@@ -15,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod anthropic;
+pub mod budget;
 pub mod chat;
 pub mod config;
 mod error;
