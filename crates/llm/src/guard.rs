@@ -14,19 +14,22 @@
 //! | host | `WS-FIN-07`, `EVIL-PC`, a name-like word after *host/device/machine…* | the text at word boundaries (`WS-FIN-07` matches `ws-fin-07.contoso.local`) |
 //! | id | `incident 7`, `alert #12`, GUIDs | the number / GUID |
 //! | CVE | `CVE-2024-3400` | the text |
-//! | number | `42`, `1,234`, `1.2k`, `3.4 MB`, `75%` | the same value; a suffixed or unit number (`1.2k`, `3.4 MB`) matches any evidence number that rounds to it (MB/GB in both 1000 and 1024 bases); or a count given with [`EvidenceIndex::add_count`] |
+//! | number | `42`, `1,234`, `1.2k`, `3.4 MB`, `75%` | the same value; a suffixed or unit number (`1.2k`, `3.4 MB`) matches any evidence number that rounds to it (MB/GB in both 1000 and 1024 bases); or a count: a JSON array's length, or one given with [`EvidenceIndex::add_count`] |
 //! | timestamp | `2024-05-01T10:22:33Z`, `2024-05-01 10:22`, `5/1/2024 10:22 AM`, `May 1, 2024`, `10:22 UTC` | the same instant at the precision written (a date alone: any evidence time that day; `10:22`: any evidence time in that minute) |
 //! | citation | `[E3]` | evidence item 3 exists |
 //!
 //! Not claims (never removed): list ordinals (`1.` / `2)` at the start of a line), years alone
 //! (1900–2100 written without separators), numbers inside words or identifiers (`x64`,
-//! `Win10`, `SHA-256`), spelled-out numbers, MITRE technique ids, and plain words.
+//! `Win10`, `SHA-256`, `64-bit`), durations (`the next 24 hours`, `15 minutes`), product
+//! versions (`Windows 10`, `TLS 1.2`), spelled-out numbers, MITRE technique ids, and plain
+//! words. Evidence is matched leniently (every digit run in it counts as a number; JSON keys
+//! are indexed as text), so a figure that appears anywhere in the evidence is supported.
 //!
 //! Defanged IOCs (`hxxp://evil[.]com`, `10[.]0[.]0[.]5`, `user[@]corp.com`) are refanged on both
 //! sides before comparing.
 //!
-//! Policy ([`GuardPolicy`]): `Remove` (the default) drops every *sentence* (or list line)
-//! holding an unsupported claim, because a sentence built around an invented fact is wrong as
+//! Policy ([`GuardPolicy`]): `Remove` (the default) drops every *sentence* (or list line, table
+//! row, or whole fenced code block) holding an unsupported claim, because a sentence built around an invented fact is wrong as
 //! a whole, and removes citations of evidence that does not exist; `Flag` keeps the text and
 //! appends ` [unsupported]` after each unsupported claim. Either way [`GuardReport::text`] ends
 //! with a note naming what was removed or flagged, and the report lists every claim checked.
@@ -223,6 +226,8 @@ impl EvidenceIndex {
                 }
                 Value::Bool(_) | Value::Null => {}
                 Value::Array(a) if depth < MAX_JSON_DEPTH => {
+                    // "I found 2 accounts" is supported by a two-row result.
+                    self.counts.insert(a.len() as u64);
                     stack.extend(a.iter().rev().map(|x| (x, depth + 1)));
                 }
                 Value::Object(o) if depth < MAX_JSON_DEPTH => {
@@ -479,6 +484,11 @@ static NUMBER: LazyLock<Regex> =
     LazyLock::new(|| re(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"));
 static NUMBER_SUFFIX: LazyLock<Regex> =
     LazyLock::new(|| re(r"^(?:\s?(?:[KMGT]i?B|bytes?)\b|[kKMB]\b|%)"));
+static DURATION_UNIT: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)^[ -]?(?:ms|milliseconds?|secs?|seconds?|mins?|minutes?|hrs?|hours?|days?|weeks?|months?|years?)\b",
+    )
+});
 static EVIDENCE_NUMBER: LazyLock<Regex> = LazyLock::new(|| re(r"\d+(?:[.,]\d+)*"));
 static LIST_ORDINAL: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?m)^[ \t]*(?:[#>*+-]+[ \t]*)?(?:\*\*)?\d{1,3}[.)](?:\*\*)?(?:[ \t]|$)"));
@@ -516,6 +526,49 @@ const DASH_WORDS: &[&str] = &[
     "rsa-4096",
     "p-256",
     "p-384",
+];
+
+/// Words a product version follows ("Windows 10", "TLS 1.2", "version 3").
+const VERSION_WORDS: &[&str] = &[
+    "windows",
+    "server",
+    "tls",
+    "ssl",
+    "smb",
+    "smbv",
+    "http",
+    "ntlm",
+    "ntlmv",
+    "office",
+    "exchange",
+    "sql",
+    "powershell",
+    "python",
+    "ios",
+    "android",
+    "macos",
+    "ubuntu",
+    "rhel",
+    "debian",
+    "version",
+    "ver",
+    "v",
+    "iis",
+    "net",
+    "kerberos",
+    "snmp",
+    "snmpv",
+    "oauth",
+    "java",
+    "chrome",
+    "edge",
+    "firefox",
+    "ie",
+    "outlook",
+    "teams",
+    "win",
+    "sha",
+    "md",
 ];
 
 /// Words that follow "host"/"device" without being a name.
@@ -596,16 +649,18 @@ static ISO_TS: LazyLock<Regex> = LazyLock::new(|| {
 });
 static SLASH_TS: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(\d{1,2})/(\d{1,2})/(\d{4})(?:,?\s+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(\s?[ap]\.?m\.?)?(\s?(?:z|utc|gmt)\b)?)?",
+        r"(?i)\b(\d{1,2})/(\d{1,2})/(\d{4})(?:,?\s+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(\s?(?:[ap]m\b|[ap]\.m\.))?(\s?(?:z|utc|gmt)\b)?)?",
     )
 });
 static MONTH_TS: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(?:(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?|(\d{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?),?\s+(\d{4})(?:,?\s+(?:at\s+)?(\d{1,2}):(\d{2})(?::(\d{2}))?(\s?[ap]\.?m\.?)?(\s?(?:z|utc|gmt)\b)?)?",
+        r"(?i)\b(?:(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?|(\d{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?),?\s+(\d{4})(?:,?\s+(?:at\s+)?(\d{1,2}):(\d{2})(?::(\d{2}))?(\s?(?:[ap]m\b|[ap]\.m\.))?(\s?(?:z|utc|gmt)\b)?)?",
     )
 });
 static TIME_OF_DAY: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(\s?[ap]\.?m\.?)?(\s?(?:z|utc|gmt)\b)?")
+    re(
+        r"(?i)\b(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(\s?(?:[ap]m\b|[ap]\.m\.))?(\s?(?:z|utc|gmt)\b)?",
+    )
 });
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -1097,6 +1152,10 @@ fn extract(text: &str) -> Vec<Candidate> {
         if !has_letter || !(has_digit || (all_caps && letters >= 3)) {
             continue;
         }
+        // "64-bit", "24-hour", "2-factor": a figure with a word, not a name.
+        if s.split('-').next().is_some_and(|first| first.bytes().all(|b| b.is_ascii_digit())) {
+            continue;
+        }
         push(
             &mut taken,
             &mut out,
@@ -1112,7 +1171,7 @@ fn extract(text: &str) -> Vec<Candidate> {
         let Some(name) = c.get(1) else { continue };
         let s = name.as_str().trim_end_matches(['-', '_']);
         let lower = s.to_lowercase();
-        if NOT_NAMES.contains(&lower.as_str()) {
+        if NOT_NAMES.contains(&lower.as_str()) || !s.bytes().any(|b| b.is_ascii_alphabetic()) {
             continue;
         }
         // Name-like: a digit, an inner capital, all capitals, or a separator.
@@ -1174,6 +1233,20 @@ fn extract(text: &str) -> Vec<Candidate> {
             }
         }
         let s = m.as_str();
+        // Durations ("the next 24 hours") and product versions ("Windows 10", "TLS 1.2")
+        // are not claims about the evidence.
+        if suffix.is_empty() && DURATION_UNIT.is_match(rest) {
+            continue;
+        }
+        let word_before = text[..range.start].trim_end_matches(' ');
+        let word_before = &word_before[word_before
+            .rfind(|c: char| !c.is_alphanumeric())
+            .map_or(0, |i| i + word_before[i..].chars().next().map_or(1, char::len_utf8))..];
+        if word_before.len() < range.start
+            && VERSION_WORDS.iter().any(|w| w.eq_ignore_ascii_case(word_before))
+        {
+            continue;
+        }
         // Years alone are context, not claims.
         if suffix.is_empty()
             && s.len() == 4
@@ -1257,11 +1330,12 @@ fn supported(ev: &mut EvidenceIndex, c: &Candidate) -> bool {
 // ---------------------------------------------------------------------------------------
 // Sentences and rewriting.
 
-/// Statement ranges (in the original answer): sentences within lines; fenced code lines and
-/// table rows are one statement each.
+/// Statement ranges (in the original answer): sentences within lines; a table row is one
+/// statement, and so is a whole fenced code block (a query with an invented value goes as a
+/// whole rather than as a broken query).
 fn statements(text: &str) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
-    let mut in_fence = false;
+    let mut fence: Option<usize> = None;
     let mut line_start = 0;
     for line in text.split_inclusive('\n') {
         let start = line_start;
@@ -1269,13 +1343,16 @@ fn statements(text: &str) -> Vec<std::ops::Range<usize>> {
         let body = line.trim_end_matches(['\n', '\r']);
         let trimmed = body.trim_start();
         if trimmed.starts_with("```") {
-            in_fence = !in_fence;
+            match fence.take() {
+                Some(open) => out.push(open..start + body.len()),
+                None => fence = Some(start),
+            }
             continue;
         }
-        if body.trim().is_empty() {
+        if fence.is_some() || body.trim().is_empty() {
             continue;
         }
-        if in_fence || trimmed.starts_with('|') {
+        if trimmed.starts_with('|') {
             out.push(start..start + body.len());
             continue;
         }
@@ -1296,6 +1373,9 @@ fn statements(text: &str) -> Vec<std::ops::Range<usize>> {
         if !text[s..start + body.len()].trim().is_empty() {
             out.push(s..start + body.len());
         }
+    }
+    if let Some(open) = fence {
+        out.push(open..text.trim_end().len().max(open));
     }
     out
 }
@@ -1464,10 +1544,12 @@ fn rebuild(answer: &str, drop: &[std::ops::Range<usize>]) -> String {
         if content.is_empty() {
             continue;
         }
-        let indent = body.len() - body.trim_start().len();
-        out.push_str(&body[..indent]);
+        // Keep the original line's indentation; drop spaces a removed first sentence left.
+        let original = line.trim_end_matches(['\n', '\r']);
+        let indent = original.len() - original.trim_start().len();
+        out.push_str(&original[..indent]);
         let mut prev_space = false;
-        for ch in body[indent..].trim_end().chars() {
+        for ch in body.trim().chars() {
             if ch == ' ' && prev_space {
                 continue;
             }

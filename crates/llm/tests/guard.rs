@@ -145,10 +145,34 @@ fn number_formats() {
 #[test]
 fn not_claims_are_left_alone() {
     let ev = EvidenceIndex::new();
-    let answer = "1. Review the SHA-256 values on x64 hosts running Win10 in 2024.\n2) Use UTF-8.";
+    let answer = "1. Review the SHA-256 values on x64 hosts running Win10 in 2024.\n2) Use UTF-8.\n\
+3. Patch Windows Server 2019 and Windows 10, require TLS 1.2 and 64-bit builds.\n\
+4. Watch the next 24 hours and re-run in 15 minutes.";
     let report = check(answer, &ev);
     assert!(report.claims.is_empty(), "{:?}", report.claims);
     assert_eq!(report.text, answer);
+}
+
+#[test]
+fn counts_of_json_rows_are_supported() {
+    let mut ev = EvidenceIndex::new();
+    ev.add_json(&json!({"rows": [{"a": "x"}, {"a": "y"}, {"a": "z"}]}));
+    assert!(check("The query returned 3 rows.", &ev).is_clean());
+    assert!(!check("The query returned 4 rows.", &ev).is_clean());
+}
+
+#[test]
+fn a_code_block_with_an_invented_value_goes_whole() {
+    let mut ev = EvidenceIndex::new();
+    ev.add("DeviceName ws-fin-07");
+    let answer = "Next, run:\n```kql\nDeviceEvents\n| where DeviceName == \"ws-fin-07\"\n| where RemoteIP == \"10.7.7.7\"\n```\nThen review ws-fin-07.";
+    let report = check(answer, &ev);
+    assert_eq!(report.removed_statements, 1);
+    assert!(
+        report.text.starts_with("Next, run:\nThen review ws-fin-07.\n\nRemoved 1 statement"),
+        "{}",
+        report.text
+    );
 }
 
 #[test]
@@ -166,6 +190,8 @@ fn timestamps_in_many_formats() {
         ("It started on 1 May 2024.", true),
         ("It started on 05/01/2024 10:22 AM.", true),
         ("It started at 10:22:33 UTC.", true),
+        ("It started at 10:22 AM.", true),
+        ("The second burst was at 4:15 p.m. that day.", true),
         ("The second burst was on 2024-05-03 16:15.", true),
         ("It started at 2024-05-01T10:23:00Z.", false),
         ("It started on 2024-05-02.", false),
