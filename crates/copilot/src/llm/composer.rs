@@ -3,8 +3,8 @@
 //! grounding guard against everything it may rely on: the evidence rows and queries, the
 //! skills' results, the prompt and the session context. The evidence list is appended.
 //!
-//! Evidence is fitted into the model's context window: items are added in order while they
-//! fit, with fewer sample rows when space is short; what is left out is said in the prompt.
+//! Evidence is fitted into the model's context window with `bulwark_llm::budget`: whole items
+//! in order, the first that only partly fits cut, the rest left out, and the prompt says so.
 use super::guard::{self, EvidenceIndex};
 use super::prompts::{COMPOSER_SYSTEM, fence, session_lines, strip_echo};
 use super::{CallError, LlmClient};
@@ -77,92 +77,83 @@ fn evidence_item(i: usize, e: &Evidence, rows: usize) -> String {
     s
 }
 
-/// The user message: question, session, skill summaries and evidence, fitted to `budget`
-/// tokens as counted by `count`.
-pub fn evidence_prompt(input: &ComposeInput<'_>, budget: usize, count: &dyn Fn(&str) -> usize) -> String {
+/// The user message: question, session, skill summaries and the numbered evidence, fitted
+/// into `window` tokens (counted by `count`) next to the system prompt, keeping `reserve`
+/// tokens for the answer. Evidence that does not fit is cut or left out, and the prompt says
+/// which (`bulwark_llm::budget`); skill summaries go first when space is short.
+pub fn evidence_prompt(
+    input: &ComposeInput<'_>,
+    window: usize,
+    reserve: usize,
+    count: &dyn Fn(&str) -> usize,
+) -> Result<String, String> {
     let mut head = format!("Analyst's question: {}\n", input.prompt);
     if let Some(ctx) = session_lines(input.session, &[]) {
         head.push_str(&format!("\nSession context:\n{ctx}\n"));
     }
-    let mut used = count(&head);
-    let mut parts: Vec<String> = Vec::new();
-    // Skill summaries first (they hold the skills' own reading of the data), cut to fit.
-    let mut summaries = String::from("\nWhat the skills found (data, cite the evidence below):\n");
+    let mut summaries = String::from("\nWhat the skills found (data; cite the evidence below):\n");
     for (skill, out) in input.outputs {
-        let f = fence(skill, crate::entities::cut(&out.markdown, 3_000));
-        if used + count(&summaries) + count(&f) > budget / 2 {
-            summaries.push_str(&format!("({skill}'s summary left out for space)\n"));
-            continue;
-        }
-        summaries.push_str(&f);
+        summaries.push_str(&fence(skill, crate::entities::cut(&out.markdown, 3_000)));
         summaries.push('\n');
     }
-    used += count(&summaries);
-    parts.push(summaries);
-    parts.push("\nEvidence:\n".into());
-    let mut left_out = 0;
-    for (i, e) in input.evidence.iter().enumerate() {
-        let mut placed = false;
-        for rows in [ROWS_PER_ITEM, 2, 0] {
-            let item = evidence_item(i + 1, e, rows);
-            let n = count(&item);
-            if used + n <= budget {
-                used += n;
-                parts.push(item);
-                parts.push("\n".into());
-                placed = true;
-                break;
-            }
+    let tail = "\nWrite the answer now, citing evidence as [E1], [E2] ….";
+    let items: Vec<String> =
+        input.evidence.iter().enumerate().map(|(i, e)| evidence_item(i + 1, e, ROWS_PER_ITEM)).collect();
+    // Summaries help but the evidence is what answers cite: drop them first when short.
+    for with_summaries in [true, false] {
+        let fixed = format!(
+            "{COMPOSER_SYSTEM}\n{head}{}\nEvidence:\n{tail}",
+            if with_summaries { summaries.as_str() } else { "" }
+        );
+        let Ok(fitted) = bulwark_llm::budget::fit_with(window, count, &fixed, &items, reserve) else {
+            continue;
+        };
+        let mut msg = head.clone();
+        if with_summaries {
+            msg.push_str(&summaries);
         }
-        if !placed {
-            left_out += 1;
+        msg.push_str("\nEvidence:\n");
+        for item in &fitted.items {
+            msg.push_str(item);
+            msg.push('\n');
         }
+        if let Some(note) = fitted.note() {
+            msg.push_str(&format!("({note} Do not cite evidence you were not shown.)\n"));
+        }
+        msg.push_str(tail);
+        return Ok(msg);
     }
-    if left_out > 0 {
-        parts.push(format!(
-            "({left_out} evidence item(s) left out to fit the context window; do not cite them)\n"
-        ));
-    }
-    let mut msg = head;
-    for p in parts {
-        msg.push_str(&p);
-    }
-    msg.push_str("\nWrite the answer now, citing evidence as [E1], [E2] ….");
-    msg
+    Err(format!("the question and instructions do not fit the model's context window of {window} tokens"))
 }
 
-/// The guard's index over everything the answer may rely on.
+/// The guard's index: one citable item per evidence entry (in order, so `[E3]` is the third),
+/// and as supporting context the prompt, the session, the skills' results and fragments.
 pub fn evidence_index(input: &ComposeInput<'_>) -> EvidenceIndex {
     let mut ix = EvidenceIndex::new();
-    ix.add(input.prompt);
+    for e in input.evidence {
+        ix.add_json(&serde_json::json!({
+            "skill": e.skill,
+            "source": e.source,
+            "query": e.query,
+            "row_count": e.row_count,
+            "time_range": e.time_range,
+            "rows": e.sample_rows,
+        }));
+        ix.add_count(e.row_count as u64);
+    }
+    ix.add_context(input.prompt);
     if let Ok(v) = serde_json::to_value(input.session) {
-        ix.add_json(&v);
+        ix.add_context_json(&v);
     }
     for (skill, out) in input.outputs {
-        ix.add(skill);
-        ix.add(&out.markdown);
-        ix.add_json(&out.result);
+        ix.add_context(skill);
+        ix.add_context(&out.markdown);
+        ix.add_context_json(&out.result);
     }
     for f in input.fragments {
-        ix.add(f);
+        ix.add_context(f);
     }
     ix.add_count(input.evidence.len() as u64);
-    for e in input.evidence {
-        ix.add(&e.source);
-        ix.add(&e.skill);
-        if let Some(q) = &e.query {
-            ix.add(q);
-        }
-        if let Some((a, b)) = &e.time_range {
-            ix.add(a);
-            ix.add(b);
-        }
-        ix.add_count(e.row_count as u64);
-        ix.add_count(e.sample_rows.len() as u64);
-        for r in &e.sample_rows {
-            ix.add_json(&serde_json::Value::Object(r.clone()));
-        }
-    }
     ix
 }
 
@@ -175,12 +166,10 @@ pub fn compose(
 ) -> Result<Composed, String> {
     let provider = client.provider();
     let window = provider.context_window();
-    let reserve = client.settings().max_tokens.unwrap_or(1024) as usize;
-    let system_tokens = provider.count_tokens(COMPOSER_SYSTEM);
-    // 64 tokens of slack for the chat template's own markup.
-    let budget = window.saturating_sub(reserve + system_tokens + 64).max(256);
+    // The answer's tokens plus slack for the chat template's own markup.
+    let reserve = client.settings().max_tokens.unwrap_or(1024) as usize + 64;
     let count = |t: &str| provider.count_tokens(t);
-    let user = evidence_prompt(input, budget, &count);
+    let user = evidence_prompt(input, window, reserve, &count)?;
     let mut request =
         client.request(vec![Message::system(COMPOSER_SYSTEM), Message::user(user)]);
     request.tool_choice = ToolChoice::None;

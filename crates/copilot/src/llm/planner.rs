@@ -220,8 +220,9 @@ pub fn repair_arguments(schema: &Value, raw: &str) -> Result<(Value, Vec<String>
 }
 
 /// What tool calls after a tool result may use: trusted text (the prompt, the session), and
-/// values found in the evidence so far (whole cell values and entities in them). Free text in
-/// the data is kept apart so an argument copied out of it can be recognised.
+/// whole values found in the evidence so far (cells, result fields). Free text in the data
+/// (command lines, messages) grounds nothing and is kept apart so an argument copied out of
+/// it can be recognised.
 #[derive(Debug, Default)]
 pub struct Provenance {
     trusted: String,
@@ -272,9 +273,8 @@ impl Provenance {
                 if !lower.contains(char::is_whitespace) && lower.len() <= 256 {
                     self.atomic.insert(lower);
                 } else {
-                    for e in entities::extract(s).entities {
-                        self.atomic.insert(e.value.to_lowercase());
-                    }
+                    // Free text (a command line, a mail body) grounds nothing: values named
+                    // only inside it are exactly what an injected instruction would use.
                     self.data_text.push_str(&lower);
                     self.data_text.push('\n');
                 }
