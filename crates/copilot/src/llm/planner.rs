@@ -250,6 +250,9 @@ impl Provenance {
 
     /// Learns the values of a skill's output.
     pub fn add_output(&mut self, out: &SkillOutput) {
+        // The text the model saw (Markdown tables escape `|`): copies of it are recognised.
+        self.data_text.push_str(&normalize(&out.markdown));
+        self.data_text.push('\n');
         self.add_value(&out.result, 0);
         for e in &out.evidence {
             for row in &e.sample_rows {
@@ -275,7 +278,7 @@ impl Provenance {
                 } else {
                     // Free text (a command line, a mail body) grounds nothing: values named
                     // only inside it are exactly what an injected instruction would use.
-                    self.data_text.push_str(&lower);
+                    self.data_text.push_str(&normalize(&lower));
                     self.data_text.push('\n');
                 }
             }
@@ -312,9 +315,10 @@ impl Provenance {
                 }
                 if lower.contains(char::is_whitespace) {
                     // Free text (a question, a query): not copied out of the data …
-                    if lower.len() >= 12
-                        && self.data_text.contains(&lower)
-                        && !self.trusted.contains(&lower)
+                    let norm = normalize(&lower);
+                    if norm.len() >= 12
+                        && self.data_text.contains(&norm)
+                        && !normalize(&self.trusted).contains(&norm)
                     {
                         return Err(format!(
                             "the argument `{}` is copied from tool output (data), not asked for by the analyst",
@@ -360,6 +364,28 @@ impl Provenance {
     fn data_free_word(&self, lit: &str) -> bool {
         lit.chars().count() <= 2
     }
+}
+
+/// Text compared for copying: lower case, Markdown escapes and quotes dropped, whitespace
+/// collapsed (so `a \| b` in a table matches `a | b` in an argument).
+fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.chars().flat_map(char::to_lowercase) {
+        if matches!(c, '\\' | '"' | '\'' | '`') {
+            continue;
+        }
+        if c.is_whitespace() {
+            space = true;
+            continue;
+        }
+        if space && !out.is_empty() {
+            out.push(' ');
+        }
+        space = false;
+        out.push(c);
+    }
+    out
 }
 
 fn collect_enums(schema: &Value, out: &mut HashSet<String>, depth: usize) {
@@ -588,6 +614,19 @@ pub fn run_loop(
         let mut any_valid = false;
         let mut rejections = Vec::new();
         for call in &calls {
+            // A repeat of a call that already ran is answered as such before anything else
+            // (it steers nothing new).
+            let repeat = validate_call(input.registry, call, None)
+                .ok()
+                .filter(|(name, args, _)| seen.contains(&format!("{name}:{args}")));
+            if let Some((name, _, _)) = repeat {
+                on_process(plan_entry(format!("{name} with the same input already ran"), true));
+                messages.push(Message::tool(
+                    call.id.clone(),
+                    "This exact call already ran; its result is above.",
+                ));
+                continue;
+            }
             let verdict = validate_call(input.registry, call, follow_up.then_some(&provenance));
             let (name, args, notes) = match verdict {
                 Ok(v) => v,
@@ -623,6 +662,9 @@ pub fn run_loop(
             if !notes.is_empty() {
                 reason.push_str(&format!(" (repaired: {})", notes.join("; ")));
             }
+            // Model calls made inside the skill (NL→KQL) first, then the skill itself.
+            emit_llm(on_process);
+            on_process(crate::copilot::skill_entry(&name, &reason, &out, elapsed_ms));
             outcome.executed.push(Executed { skill: name, input: args, reason, outcome: out, elapsed_ms });
         }
         let _ = started;
