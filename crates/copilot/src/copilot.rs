@@ -212,12 +212,11 @@ impl Copilot {
         let mut rep = Reporter { on_event, log: Vec::new() };
         let ex = entities::extract(prompt);
         rep.process(ProcessEntry {
-                step: "extract".into(),
-                detail: describe_extraction(&ex),
-                elapsed_ms: started.elapsed().as_millis() as u64,
-                ok: true,
-            },
-        );
+            step: "extract".into(),
+            detail: describe_extraction(&ex),
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            ok: true,
+        });
         let client = self.llm.as_ref().map(|(p, s)| LlmClient::new(Arc::clone(p), s.clone()));
         let now = self.now.unwrap_or_else(chrono::Utc::now);
         let ctx_for = |session: &SessionContext| SkillContext {
@@ -241,21 +240,17 @@ impl Copilot {
             let run_skill = |name: &str, args: &Value, s: &SessionContext| {
                 self.skills.run(name, &ctx_for(s), args)
             };
-            let outcome = crate::llm::planner::run_loop(
-                client,
-                &input,
-                session,
-                &run_skill,
-                &mut |e| rep.process(e),
-            );
+            let outcome =
+                crate::llm::planner::run_loop(client, &input, session, &run_skill, &mut |e| {
+                    rep.process(e)
+                });
             match outcome.fallback {
                 Some(why) => rep.process(ProcessEntry {
-                        step: "plan".into(),
-                        detail: format!("LLM planner fell back to the deterministic planner: {why}"),
-                        elapsed_ms: 0,
-                        ok: false,
-                    },
-                ),
+                    step: "plan".into(),
+                    detail: format!("LLM planner fell back to the deterministic planner: {why}"),
+                    elapsed_ms: 0,
+                    ok: false,
+                }),
                 None => {
                     planned = true;
                     remembered = true;
@@ -278,12 +273,11 @@ impl Copilot {
             let t = Instant::now();
             let plan = planner::plan(prompt, &ex, session, &self.skills, self.runner.registry());
             rep.process(ProcessEntry {
-                    step: "plan".into(),
-                    detail: describe_plan(&plan),
-                    elapsed_ms: t.elapsed().as_millis() as u64,
-                    ok: true,
-                },
-            );
+                step: "plan".into(),
+                detail: describe_plan(&plan),
+                elapsed_ms: t.elapsed().as_millis() as u64,
+                ok: true,
+            });
             let ctx = ctx_for(session);
             runs = self.run_plan(&plan, &ctx);
         }
@@ -357,12 +351,11 @@ impl Copilot {
                     markdown = Some(c.markdown);
                 }
                 Err(why) => rep.process(ProcessEntry {
-                        step: "compose".into(),
-                        detail: format!("LLM composer fell back to the deterministic composer: {why}"),
-                        elapsed_ms: 0,
-                        ok: false,
-                    },
-                ),
+                    step: "compose".into(),
+                    detail: format!("LLM composer fell back to the deterministic composer: {why}"),
+                    elapsed_ms: 0,
+                    ok: false,
+                }),
             }
         }
         let markdown = match markdown {
@@ -379,22 +372,21 @@ impl Copilot {
         };
         let usage = client.as_ref().map(LlmClient::usage).unwrap_or_default();
         rep.process(ProcessEntry {
-                step: "total".into(),
-                detail: if usage.model_calls > 0 {
-                    format!(
-                        "{} skills, {} evidence items, {} model calls, {} tokens",
-                        skills.len(),
-                        evidence.len(),
-                        usage.model_calls,
-                        usage.total()
-                    )
-                } else {
-                    format!("{} skills, {} evidence items", skills.len(), evidence.len())
-                },
-                elapsed_ms: started.elapsed().as_millis() as u64,
-                ok: true,
+            step: "total".into(),
+            detail: if usage.model_calls > 0 {
+                format!(
+                    "{} skills, {} evidence items, {} model calls, {} tokens",
+                    skills.len(),
+                    evidence.len(),
+                    usage.model_calls,
+                    usage.total()
+                )
+            } else {
+                format!("{} skills, {} evidence items", skills.len(), evidence.len())
             },
-        );
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            ok: true,
+        });
         rep.event(AskEvent::Done);
         Answer {
             prompt: prompt.to_string(),
@@ -518,7 +510,9 @@ pub(crate) fn skill_entry(
             elapsed_ms,
             ok: true,
         },
-        Err(e) => ProcessEntry { step: skill.to_string(), detail: error_text(e), elapsed_ms, ok: false },
+        Err(e) => {
+            ProcessEntry { step: skill.to_string(), detail: error_text(e), elapsed_ms, ok: false }
+        }
     }
 }
 

@@ -277,7 +277,10 @@ where
             continue;
         }
         let pair = serde_json::from_str::<Value>(line).ok().and_then(|v| {
-            Some((v.get("context")?.as_str()?.to_string(), v.get("baseline")?.as_str()?.to_string()))
+            Some((
+                v.get("context")?.as_str()?.to_string(),
+                v.get("baseline")?.as_str()?.to_string(),
+            ))
         });
         let Some((context, baseline)) = pair else {
             skipped += 1;
@@ -330,4 +333,3 @@ mod tests {
         assert_eq!(jaccard(&set(&["a", "b"]), &set(&["b", "c"])), 1.0 / 3.0);
     }
 }
-

@@ -63,6 +63,6 @@ pub mod skill;
 pub mod skills;
 
 pub use copilot::{Answer, AskEvent, Copilot, ProcessEntry, SkillResult, TokenUsage};
-pub use llm::{GuardPolicy, LlmSettings};
 pub use error::{Error, Result};
+pub use llm::{GuardPolicy, LlmSettings};
 pub use skill::{Evidence, SessionContext, Skill, SkillContext, SkillOutput, SkillRegistry};

@@ -149,8 +149,9 @@ impl SessionStore {
     /// as zero usage).
     fn migrate(conn: &Connection) -> Result<()> {
         let mut stmt = conn.prepare("PRAGMA table_info(responses)")?;
-        let have: Vec<String> =
-            stmt.query_map([], |r| r.get::<_, String>(1))?.collect::<std::result::Result<_, _>>()?;
+        let have: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(1))?
+            .collect::<std::result::Result<_, _>>()?;
         for (name, decl) in USAGE_COLUMNS {
             if !have.iter().any(|h| h == name) {
                 conn.execute_batch(&format!("ALTER TABLE responses ADD COLUMN {name} {decl};"))?;

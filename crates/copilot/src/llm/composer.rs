@@ -97,15 +97,20 @@ pub fn evidence_prompt(
         summaries.push('\n');
     }
     let tail = "\nWrite the answer now, citing evidence as [E1], [E2] ….";
-    let items: Vec<String> =
-        input.evidence.iter().enumerate().map(|(i, e)| evidence_item(i + 1, e, ROWS_PER_ITEM)).collect();
+    let items: Vec<String> = input
+        .evidence
+        .iter()
+        .enumerate()
+        .map(|(i, e)| evidence_item(i + 1, e, ROWS_PER_ITEM))
+        .collect();
     // Summaries help but the evidence is what answers cite: drop them first when short.
     for with_summaries in [true, false] {
         let fixed = format!(
             "{COMPOSER_SYSTEM}\n{head}{}\nEvidence:\n{tail}",
             if with_summaries { summaries.as_str() } else { "" }
         );
-        let Ok(fitted) = bulwark_llm::budget::fit_with(window, count, &fixed, &items, reserve) else {
+        let Ok(fitted) = bulwark_llm::budget::fit_with(window, count, &fixed, &items, reserve)
+        else {
             continue;
         };
         let mut msg = head.clone();
@@ -123,7 +128,9 @@ pub fn evidence_prompt(
         msg.push_str(tail);
         return Ok(msg);
     }
-    Err(format!("the question and instructions do not fit the model's context window of {window} tokens"))
+    Err(format!(
+        "the question and instructions do not fit the model's context window of {window} tokens"
+    ))
 }
 
 /// The guard's index: one citable item per evidence entry (in order, so `[E3]` is the third),
@@ -170,8 +177,7 @@ pub fn compose(
     let reserve = client.settings().max_tokens.unwrap_or(1024) as usize + 64;
     let count = |t: &str| provider.count_tokens(t);
     let user = evidence_prompt(input, window, reserve, &count)?;
-    let mut request =
-        client.request(vec![Message::system(COMPOSER_SYSTEM), Message::user(user)]);
+    let mut request = client.request(vec![Message::system(COMPOSER_SYSTEM), Message::user(user)]);
     request.tool_choice = ToolChoice::None;
     let mut streamed = String::new();
     let response = client
@@ -217,7 +223,9 @@ pub fn compose(
     });
     let mut markdown = report.text.trim().to_string();
     if echoed {
-        markdown.push_str("\n\n> Part of the model's answer repeated its instructions and was removed.");
+        markdown.push_str(
+            "\n\n> Part of the model's answer repeated its instructions and was removed.",
+        );
     }
     markdown.push_str(&evidence_section(input.evidence, "E"));
     Ok(Composed { markdown, streamed, entries })

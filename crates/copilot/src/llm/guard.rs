@@ -33,7 +33,9 @@ mod tests {
 
     fn index() -> EvidenceIndex {
         let mut ix = EvidenceIndex::new();
-        ix.add_json(&json!([{"DeviceName": "wks-fin-003", "RemoteIP": "45.142.212.61", "Count": 12}]));
+        ix.add_json(
+            &json!([{"DeviceName": "wks-fin-003", "RemoteIP": "45.142.212.61", "Count": 12}]),
+        );
         ix.add_context("who did wks-fin-003 talk to?");
         ix
     }

@@ -93,9 +93,11 @@ impl LlmClient {
     /// A client for one prompt: the time budget starts now.
     pub fn new(provider: Arc<dyn Provider>, settings: LlmSettings) -> LlmClient {
         let deadline = Instant::now() + settings.time_budget;
-        let mut usage = TokenUsage::default();
-        usage.backend = provider.backend().to_string();
-        usage.model = provider.model().to_string();
+        let usage = TokenUsage {
+            backend: provider.backend().to_string(),
+            model: provider.model().to_string(),
+            ..TokenUsage::default()
+        };
         LlmClient {
             provider,
             settings,

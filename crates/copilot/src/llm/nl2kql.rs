@@ -30,11 +30,26 @@ pub const EXAMPLES_JSONL: &str = include_str!("examples.jsonl");
 
 /// What a few common tables hold, in words an analyst uses (the registry has names only).
 const DESCRIPTIONS: &[(&str, &str)] = &[
-    ("SigninLogs", "azure ad entra interactive user sign-in signin login logon authentication failed successful mfa conditional access location ip"),
-    ("AADNonInteractiveUserSignInLogs", "non-interactive sign-in token refresh legacy authentication"),
-    ("DeviceProcessEvents", "process execution created spawned launched command line powershell cmd script parent child executable"),
-    ("DeviceNetworkEvents", "network connection remote ip port url outbound inbound traffic connect beacon c2"),
-    ("DeviceFileEvents", "file created modified deleted renamed written dropped downloaded path hash"),
+    (
+        "SigninLogs",
+        "azure ad entra interactive user sign-in signin login logon authentication failed successful mfa conditional access location ip",
+    ),
+    (
+        "AADNonInteractiveUserSignInLogs",
+        "non-interactive sign-in token refresh legacy authentication",
+    ),
+    (
+        "DeviceProcessEvents",
+        "process execution created spawned launched command line powershell cmd script parent child executable",
+    ),
+    (
+        "DeviceNetworkEvents",
+        "network connection remote ip port url outbound inbound traffic connect beacon c2",
+    ),
+    (
+        "DeviceFileEvents",
+        "file created modified deleted renamed written dropped downloaded path hash",
+    ),
     ("DeviceRegistryEvents", "registry key value set modified run key persistence"),
     ("DeviceLogonEvents", "device logon local remote interactive rdp network logon account"),
     ("DeviceImageLoadEvents", "dll image load module loaded"),
@@ -50,7 +65,10 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("SecurityIncident", "incident status severity owner"),
     ("SecurityEvent", "windows security event log event id logon 4624 4625 account"),
     ("IdentityLogonEvents", "identity logon domain controller kerberos ntlm"),
-    ("OfficeActivity", "office 365 activity exchange sharepoint onedrive inbox rule forwarding mailbox operation"),
+    (
+        "OfficeActivity",
+        "office 365 activity exchange sharepoint onedrive inbox rule forwarding mailbox operation",
+    ),
     ("AuditLogs", "azure ad audit directory changes role assignment user added"),
     ("CloudAppEvents", "cloud app activity saas"),
     ("CommonSecurityLog", "firewall cef network appliance"),
@@ -93,7 +111,13 @@ fn words(text: &str) -> Vec<String> {
     }
     out.into_iter()
         .filter(|w| w.len() > 1)
-        .map(|w| if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") { w[..w.len() - 1].to_string() } else { w })
+        .map(|w| {
+            if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") {
+                w[..w.len() - 1].to_string()
+            } else {
+                w
+            }
+        })
         .collect()
 }
 
@@ -321,8 +345,13 @@ mod tests {
         let r = SchemaRegistry::builtin();
         let top = |q: &str| rank_tables(q, &r).into_iter().take(3).map(|x| x.0).collect::<Vec<_>>();
         assert_eq!(top("failed sign-ins for alice")[0], "SigninLogs");
-        assert!(top("registry run keys modified on wks-fin-001").contains(&"DeviceRegistryEvents".to_string()));
-        assert!(top("emails with attachments from contoso.com").iter().any(|t| t.starts_with("Email")));
+        assert!(
+            top("registry run keys modified on wks-fin-001")
+                .contains(&"DeviceRegistryEvents".to_string())
+        );
+        assert!(
+            top("emails with attachments from contoso.com").iter().any(|t| t.starts_with("Email"))
+        );
     }
 
     #[test]

@@ -94,7 +94,12 @@ fn type_names(schema: &Value) -> Vec<&str> {
 }
 
 /// Coerces one value to what `schema` asks for, or says why it cannot.
-fn coerce(key: &str, value: Value, schema: &Value, notes: &mut Vec<String>) -> Result<Value, String> {
+fn coerce(
+    key: &str,
+    value: Value,
+    schema: &Value,
+    notes: &mut Vec<String>,
+) -> Result<Value, String> {
     let types = type_names(schema);
     if types.is_empty() {
         return Ok(value);
@@ -631,7 +636,10 @@ pub fn run_loop(
             let (name, args, notes) = match verdict {
                 Ok(v) => v,
                 Err(reason) => {
-                    on_process(plan_entry(format!("rejected {}: {reason}", short(&call.name, 60)), false));
+                    on_process(plan_entry(
+                        format!("rejected {}: {reason}", short(&call.name, 60)),
+                        false,
+                    ));
                     rejections.push(reason.clone());
                     messages.push(Message::tool(
                         call.id.clone(),
@@ -665,7 +673,13 @@ pub fn run_loop(
             // Model calls made inside the skill (NL→KQL) first, then the skill itself.
             emit_llm(on_process);
             on_process(crate::copilot::skill_entry(&name, &reason, &out, elapsed_ms));
-            outcome.executed.push(Executed { skill: name, input: args, reason, outcome: out, elapsed_ms });
+            outcome.executed.push(Executed {
+                skill: name,
+                input: args,
+                reason,
+                outcome: out,
+                elapsed_ms,
+            });
         }
         let _ = started;
         if step == 0 && !any_valid {
@@ -771,15 +785,19 @@ mod tests {
         assert!(p.check(&json!({"indicators": ["45.142.212.61"], "kind": "ip"}), &schema).is_ok());
         let e = p.check(&json!({"indicators": ["6.6.6.6"]}), &schema).expect_err("ungrounded");
         assert!(e.contains("6.6.6.6"), "{e}");
-        let e = p.check(&json!({"query": "SecurityIncident | take 100"}), &schema).expect_err("copied");
+        let e =
+            p.check(&json!({"query": "SecurityIncident | take 100"}), &schema).expect_err("copied");
         assert!(e.contains("copied from tool output"), "{e}");
         let e = p
             .check(&json!({"query": "DeviceProcessEvents | where DeviceName == \"evil\""}), &schema)
             .expect_err("literal");
         assert!(e.contains("\"evil\""), "{e}");
         assert!(
-            p.check(&json!({"query": "DeviceProcessEvents | where DeviceName == \"wks-fin-003\""}), &schema)
-                .is_ok()
+            p.check(
+                &json!({"query": "DeviceProcessEvents | where DeviceName == \"wks-fin-003\""}),
+                &schema
+            )
+            .is_ok()
         );
     }
 }

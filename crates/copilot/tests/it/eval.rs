@@ -8,7 +8,12 @@ const SET: &str = include_str!("../data/eval_small.jsonl");
 fn baselines() -> HashMap<String, String> {
     SET.lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .map(|v| (v["context"].as_str().unwrap_or("").to_string(), v["baseline"].as_str().unwrap_or("").to_string()))
+        .map(|v| {
+            (
+                v["context"].as_str().unwrap_or("").to_string(),
+                v["baseline"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect()
 }
 
@@ -29,11 +34,18 @@ fn baseline_against_itself_scores_one_everywhere() {
 
 #[test]
 fn wrong_table_and_broken_text_score_zero() {
-    let other = eval::nl2kql(SET.lines().take(1), &|_| "EmailEvents | where SenderFromAddress == \"x@y.com\"".to_string());
+    let other = eval::nl2kql(SET.lines().take(1), &|_| {
+        "EmailEvents | where SenderFromAddress == \"x@y.com\"".to_string()
+    });
     let row = &other.rows[0];
-    assert_eq!((row.syntax, row.semantic, row.table, row.filter_column, row.filter_literal), (1.0, 1.0, 0.0, 0.0, 0.0));
+    assert_eq!(
+        (row.syntax, row.semantic, row.table, row.filter_column, row.filter_literal),
+        (1.0, 1.0, 0.0, 0.0, 0.0)
+    );
     // Same table, one of two filter columns, no time filter: partial scores.
-    let partial = eval::nl2kql(SET.lines().skip(1).take(1), &|_| "SigninLogs | where IPAddress == \"185.220.101.4\"".to_string());
+    let partial = eval::nl2kql(SET.lines().skip(1).take(1), &|_| {
+        "SigninLogs | where IPAddress == \"185.220.101.4\"".to_string()
+    });
     let row = &partial.rows[0];
     assert_eq!(row.table, 1.0);
     assert_eq!(row.filter_column, 1.0 / 3.0, "IPAddress of TimeGenerated, IPAddress, ResultType");
