@@ -66,7 +66,8 @@ pub enum AskEvent {
     /// A step finished (extraction, planning, a model call, a skill, the guard).
     Process(ProcessEntry),
     /// A piece of the answer as the composer writes it (before the grounding guard). The
-    /// deterministic composer sends its whole answer as one token.
+    /// deterministic composer sends its whole answer as one token (or as a `Replace` when a
+    /// model's composer failed after streaming).
     Token(String),
     /// The final Markdown, replacing the streamed tokens (the guard changed the text or the
     /// evidence list was appended).
@@ -324,6 +325,7 @@ impl Copilot {
             }
         }
         let mut markdown = None;
+        let mut streamed_any = false;
         if let Some(client) = &client
             && !skills.is_empty()
         {
@@ -335,6 +337,7 @@ impl Copilot {
                 evidence: &evidence,
             };
             let composed = crate::llm::composer::compose(client, &input, &mut |t| {
+                streamed_any = true;
                 rep.event(AskEvent::Token(t.to_string()))
             });
             for e in client.take_entries() {
@@ -366,7 +369,12 @@ impl Copilot {
                 } else {
                     compose(&fragments, &evidence)
                 };
-                rep.event(AskEvent::Token(m.clone()));
+                // A composer that failed mid-stream already sent tokens: replace them.
+                rep.event(if streamed_any {
+                    AskEvent::Replace(m.clone())
+                } else {
+                    AskEvent::Token(m.clone())
+                });
                 m
             }
         };

@@ -600,6 +600,49 @@ mod tests {
     }
 
     #[test]
+    fn old_databases_gain_usage_columns() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::Io { path: "tmp".into(), source: e })?;
+        let path = dir.path().join("sessions.sqlite");
+        {
+            // The schema before token usage existed, with one answer in it.
+            let conn = Connection::open(&path)?;
+            conn.execute_batch(SCHEMA)?;
+            conn.execute_batch(
+                "INSERT INTO sessions VALUES ('s1', 'old', '2026-01-01T00:00:00Z', '{}');
+                 INSERT INTO prompts (session_id, text, created) VALUES ('s1', 'old question', '2026-01-01T00:00:00Z');
+                 INSERT INTO responses (prompt_id, markdown, skills, results, process_log) VALUES (1, 'old answer', '[]', '[]', '[]');",
+            )?;
+            let cols: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('responses') WHERE name = 'prompt_tokens'",
+                [],
+                |r| r.get(0),
+            )?;
+            assert_eq!(cols, 0);
+        }
+        let mut store = SessionStore::open(&path)?;
+        assert_eq!(store.history("s1")?[0].usage, TokenUsage::default());
+        let mut a = answer("new question");
+        a.usage = TokenUsage {
+            prompt_tokens: 120,
+            completion_tokens: 30,
+            model_calls: 2,
+            backend: "local".into(),
+            model: "smol".into(),
+        };
+        store.record("s1", &a, &SessionContext::default())?;
+        let total = store.usage("s1")?;
+        assert_eq!((total.total(), total.model_calls, total.model.as_str()), (150, 2, "smol"));
+        drop(store);
+        // Opening again does not add the columns twice.
+        let store = SessionStore::open(&path)?;
+        assert_eq!(store.usage("s1")?.prompt_tokens, 120);
+        assert!(
+            store.export_markdown("s1")?.contains("Model usage: 120 prompt + 30 completion tokens")
+        );
+        Ok(())
+    }
+
+    #[test]
     fn pinboard_summary_comes_from_the_pinned_answers() -> Result<()> {
         let mut store = SessionStore::open_in_memory()?;
         let id = store.create(None)?;
