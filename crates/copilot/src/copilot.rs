@@ -60,8 +60,11 @@ impl TokenUsage {
     }
 }
 
-/// What [`Copilot::ask_with_events`] reports while it works.
-#[derive(Debug, Clone, PartialEq)]
+/// What [`Copilot::ask_with_events`] reports while it works. Serializes as
+/// `{"type":"process","data":{…}}`, `{"type":"token","data":"…"}`, `{"type":"replace",…}`,
+/// `{"type":"done"}` for server-sent events.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum AskEvent {
     /// A step finished (extraction, planning, a model call, a skill, the guard).
     Process(ProcessEntry),

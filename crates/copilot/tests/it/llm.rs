@@ -569,6 +569,11 @@ fn events_arrive_in_order() {
     let steps: Vec<&str> = processes.iter().map(|p| p.step.as_str()).collect();
     assert_eq!(steps, vec!["extract", "llm", "RunKql", "llm", "plan", "llm", "guard", "total"]);
     assert_eq!(events.last(), Some(&AskEvent::Done));
+    assert_eq!(
+        serde_json::to_value(&events[events.len() - 1]).expect("json"),
+        json!({"type": "done"})
+    );
+    assert_eq!(serde_json::to_value(&events[0]).expect("json")["data"]["step"], "extract");
     let first_token = events.iter().position(|e| matches!(e, AskEvent::Token(_))).expect("tokens");
     let replace = events.iter().position(|e| matches!(e, AskEvent::Replace(_))).expect("replace");
     let guard = events
