@@ -514,13 +514,59 @@ pub fn user_message(prompt: &str, scripts: &[String], session_context: Option<&s
     msg
 }
 
-/// A skill's output as a tool message: a short header and the Markdown fenced as untrusted.
-pub fn tool_result_text(skill: &str, out: &Result<SkillOutput>) -> String {
+/// A copy of a skill outcome (errors kept as their text).
+fn clone_outcome(out: &Result<SkillOutput>) -> Result<SkillOutput> {
     match out {
+        Ok(o) => Ok(o.clone()),
+        Err(e) => {
+            Err(Error::Input { skill: String::new(), message: crate::copilot::error_text(e) })
+        }
+    }
+}
+
+/// Shortens the oldest tool results (to 600 characters, then to their header) while the
+/// conversation and tools do not fit the context window with room for the reply.
+fn fit_conversation(
+    client: &LlmClient,
+    messages: &mut [Message],
+    tools: &[ToolSpec],
+    shrinkable: &mut [(usize, String, Result<SkillOutput>)],
+) {
+    let provider = client.provider();
+    let reserve = client.settings().max_tokens.unwrap_or(1024) as usize + 64;
+    let budget = provider.context_window().saturating_sub(reserve);
+    let tools_tokens = provider.count_tokens(&serde_json::to_string(tools).unwrap_or_default());
+    let size = |messages: &[Message]| {
+        tools_tokens + messages.iter().map(|m| provider.count_tokens(&m.content) + 8).sum::<usize>()
+    };
+    // Older results first (to a summary, then to their header); the newest last, and only to
+    // a summary: the model needs it for its next step.
+    let older = shrinkable.len().saturating_sub(1);
+    let passes = [(0..older, 600), (0..older, 0), (older..shrinkable.len(), 600)];
+    for (range, cap) in passes {
+        for (index, skill, out) in shrinkable[range].iter() {
+            if size(messages) <= budget {
+                return;
+            }
+            if let Some(m) = messages.get_mut(*index) {
+                m.content = tool_result_text(skill, out, cap);
+                if cap == 0 {
+                    m.content.push_str(" (result left out to fit the context window)");
+                }
+            }
+        }
+    }
+}
+
+/// A skill's output as a tool message: a short header and the Markdown (up to `cap`
+/// characters; 0: none) fenced as untrusted.
+pub fn tool_result_text(skill: &str, out: &Result<SkillOutput>, cap: usize) -> String {
+    match out {
+        Ok(o) if cap == 0 => format!("{skill} returned {} evidence item(s).", o.evidence.len()),
         Ok(o) => format!(
             "{skill} returned {} evidence item(s).\n{}",
             o.evidence.len(),
-            fence(skill, entities::cut(&o.markdown, MAX_TOOL_RESULT))
+            fence(skill, entities::cut(&o.markdown, cap))
         ),
         Err(e) => {
             let message = match e {
@@ -566,13 +612,14 @@ pub fn run_loop(
         Message::system(PLANNER_SYSTEM),
         Message::user(user_message(input.prompt, &input.extracted.scripts, ctx_text.as_deref())),
     ];
-    // The prompt's own words (pasted scripts are data) and the session are trusted.
-    let mut prompt_words = input.prompt.to_string();
-    for s in &input.extracted.scripts {
-        prompt_words = prompt_words.replace(s.as_str(), " ");
-    }
-    let mut provenance = Provenance::new(&prompt_words, session);
+    // Values the analyst supplied (the prompt, pasted scripts included: analysing and hunting
+    // what they pasted is the point) and the session's are grounded. Scripts still reach the
+    // model only fenced.
+    let mut provenance = Provenance::new(input.prompt, session);
     let mut seen: HashSet<String> = HashSet::new();
+    // Tool results that can be shortened when the conversation outgrows the context window:
+    // (message index, skill, its output), oldest first.
+    let mut shrinkable: Vec<(usize, String, Result<SkillOutput>)> = Vec::new();
     let max_steps = client.settings().max_steps.max(1);
     let mut step = 0;
     loop {
@@ -580,9 +627,9 @@ pub fn run_loop(
             on_process(plan_entry(format!("step budget of {max_steps} reached"), true));
             break;
         }
+        fit_conversation(client, &mut messages, &tools, &mut shrinkable);
         let mut request = client.request(messages.clone());
         request.tools = tools.clone();
-        let started = Instant::now();
         let response = client.chat(&format!("plan step {}", step + 1), &request, &mut |_| {});
         emit_llm(on_process);
         let response = match response {
@@ -661,7 +708,11 @@ pub fn run_loop(
             let t = Instant::now();
             let out = run_skill(&name, &args, session);
             let elapsed_ms = t.elapsed().as_millis() as u64;
-            messages.push(Message::tool(call.id.clone(), tool_result_text(&name, &out)));
+            messages.push(Message::tool(
+                call.id.clone(),
+                tool_result_text(&name, &out, MAX_TOOL_RESULT),
+            ));
+            shrinkable.push((messages.len() - 1, name.clone(), clone_outcome(&out)));
             if let Ok(o) = &out {
                 provenance.add_output(o);
                 session.remember(&o.result);
@@ -681,7 +732,6 @@ pub fn run_loop(
                 elapsed_ms,
             });
         }
-        let _ = started;
         if step == 0 && !any_valid {
             outcome.fallback =
                 Some(format!("no valid tool call on the first step ({})", rejections.join("; ")));
@@ -707,7 +757,10 @@ pub fn validate_call(
     call: &ToolCall,
     provenance: Option<&Provenance>,
 ) -> Result<(String, Value, Vec<String>), String> {
-    let Some(skill) = registry.get(call.name.trim()) else {
+    // Some chat templates prefix tool names (`functions.RunKql`).
+    let name = call.name.trim();
+    let name = name.strip_prefix("functions.").unwrap_or(name);
+    let Some(skill) = registry.get(name) else {
         let names: Vec<&str> = registry.iter().map(|s| s.name()).collect();
         return Err(format!(
             "there is no skill named '{}'; the skills are {}",

@@ -26,10 +26,13 @@ struct Scripted {
 
 impl Scripted {
     fn new(steps: Vec<Responder>) -> Arc<Scripted> {
+        Scripted::with_window(steps, 16_384)
+    }
+    fn with_window(steps: Vec<Responder>, window: usize) -> Arc<Scripted> {
         Arc::new(Scripted {
             queue: Mutex::new(steps.into()),
             requests: Mutex::new(Vec::new()),
-            window: 16_384,
+            window,
         })
     }
     fn requests(&self) -> Vec<ChatRequest> {
@@ -723,4 +726,57 @@ fn the_few_shot_library_is_valid_kql() {
         n += 1;
     }
     assert!(n >= 100, "{n} examples");
+}
+
+/// The planner's size of a request, as it counts it (estimated tokens).
+fn request_tokens(r: &ChatRequest) -> usize {
+    bulwark_llm::estimate_tokens(&serde_json::to_string(&r.tools).unwrap_or_default())
+        + r.messages.iter().map(|m| bulwark_llm::estimate_tokens(&m.content) + 8).sum::<usize>()
+}
+
+#[test]
+fn old_tool_results_shrink_to_fit_the_context_window() {
+    let script = || {
+        vec![
+            // The bigger result first: the smaller, newer one fits once the first is shortened.
+            calls(&[(
+                "RunKql",
+                "{\"query\": \"DeviceNetworkEvents | where DeviceName == 'wks-fin-003'\"}",
+            )]),
+            calls(&[("RunKql", &process_call())]),
+            text("done"),
+            text("Three processes ran on wks-fin-003 [E2]."),
+        ]
+    };
+    let settings = LlmSettings { max_tokens: Some(256), ..LlmSettings::default() };
+    let roomy = Scripted::new(script());
+    with(&roomy, settings.clone()).ask("what did wks-fin-003 do?", &mut SessionContext::default());
+    let full = roomy.requests();
+    // A window that holds the conversation with one tool result but not with two.
+    let window = request_tokens(&full[1]) + 256 + 64 + 40;
+    assert!(request_tokens(&full[2]) > window - 256 - 64, "the test needs two results not to fit");
+    let tight = Scripted::with_window(script(), window);
+    let a = with(&tight, settings).ask("what did wks-fin-003 do?", &mut SessionContext::default());
+    assert_eq!(a.skills, vec!["RunKql", "RunKql"]);
+    let reqs = tight.requests();
+    assert!(
+        request_tokens(&reqs[2]) <= window - 256 - 64,
+        "{} > {}",
+        request_tokens(&reqs[2]),
+        window
+    );
+    let first_result = |r: &ChatRequest| {
+        r.messages.iter().find(|m| m.role == Role::Tool).map(|m| m.content.len()).unwrap_or(0)
+    };
+    assert!(first_result(&reqs[2]) < first_result(&reqs[1]), "the older result was shortened");
+    // The newest result is whole.
+    let last = |r: &ChatRequest| {
+        r.messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::Tool)
+            .map(|m| m.content.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(last(&reqs[2]), last(&full[2]));
 }
