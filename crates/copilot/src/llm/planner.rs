@@ -816,6 +816,35 @@ mod tests {
     }
 
     #[test]
+    fn hostile_arguments_never_panic() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let deep_object = format!("{{\"question\": {}1{}}}", "[".repeat(5_000), "]".repeat(5_000));
+        for raw in [
+            deep.as_str(),
+            deep_object.as_str(),
+            "```",
+            "```json",
+            "{\"question\": \"é,}\",,}",
+            "\"{\\\"question\\\": 1}\"",
+            "{\"question\": null}",
+            "\u{0}\u{feff}{}",
+        ] {
+            let _ = repair_arguments(&schema(), raw);
+            let _ = calls_from_text(raw);
+        }
+        // A JSON string holding the object is read; a number for a string is coerced.
+        let (args, _) = repair_arguments(&schema(), "\"{\\\"question\\\": 1}\"").expect("nested");
+        assert_eq!(args, json!({"question": "1"}));
+        let mut p = Provenance::new("", &SessionContext::default());
+        let mut v = json!("x");
+        for _ in 0..200 {
+            v = json!([v]);
+        }
+        p.add_value(&v, 0);
+        assert!(p.check(&v, &json!({})).is_err(), "too deep to check is rejected");
+    }
+
+    #[test]
     fn text_tool_calls_are_recognised() {
         let calls = calls_from_text(
             "I will call:\n```json\n{\"name\": \"RunKql\", \"arguments\": {\"query\": \"T | take 1\"}}\n```",
