@@ -284,6 +284,12 @@ impl Copilot {
             });
             let ctx = ctx_for(session);
             runs = self.run_plan(&plan, &ctx);
+            // Model calls made inside skills (NL→KQL) come before the skills' own entries.
+            if let Some(client) = &client {
+                for e in client.take_entries() {
+                    rep.process(e);
+                }
+            }
         }
         let mut fragments: Vec<String> = Vec::new();
         let mut evidence: Vec<Evidence> = Vec::new();

@@ -143,7 +143,7 @@ impl LlmClient {
                 "time budget of {}s used up",
                 self.settings.time_budget.as_secs_f64()
             ));
-            self.log(purpose, &e.0, 0, false);
+            self.log(&format!("{purpose}: {}", e.0), 0, false);
             return Err(e);
         }
         let cancel = CancelToken::new();
@@ -187,7 +187,7 @@ impl LlmClient {
                         format!(", {} tool call(s)", resp.message.tool_calls.len())
                     }
                 );
-                self.log(purpose, &detail, ms, true);
+                self.log(&detail, ms, true);
                 Ok(resp)
             }
             Err(e) => {
@@ -201,13 +201,13 @@ impl LlmClient {
                     ),
                     other => other.to_string(),
                 };
-                self.log(purpose, &format!("{purpose}: failed after {ms} ms: {why}"), ms, false);
+                self.log(&format!("{purpose}: failed after {ms} ms: {why}"), ms, false);
                 Err(CallError(why))
             }
         }
     }
 
-    fn log(&self, _purpose: &str, detail: &str, ms: u64, ok: bool) {
+    fn log(&self, detail: &str, ms: u64, ok: bool) {
         if let Ok(mut m) = self.meter.lock() {
             m.entries.push(ProcessEntry {
                 step: "llm".into(),
