@@ -179,6 +179,8 @@ pub struct EvidenceIndex {
     instants: Vec<i64>,
     /// Days (since the Unix epoch) on which evidence timestamps fall.
     days: HashSet<i64>,
+    /// Times of day (seconds since midnight) written without a date.
+    times_of_day: Vec<i64>,
     items: usize,
 }
 
@@ -290,7 +292,9 @@ impl EvidenceIndex {
             if let Some(v) = parse_plain_number(s) {
                 self.push_number(v);
             }
-            for part in s.split([',', '.']) {
+            // Lenient: "0.1,1" also holds 0.1 and 1; "10.0.0.5" holds 10, 0 and 5.
+            let pieces = s.split(',').chain(s.split([',', '.']));
+            for part in pieces {
                 if let Ok(v) = part.parse::<f64>() {
                     self.push_number(v);
                 }
@@ -305,7 +309,7 @@ impl EvidenceIndex {
                 TimeValue::Date { day } => {
                     self.days.insert(day);
                 }
-                TimeValue::TimeOfDay { .. } => {}
+                TimeValue::TimeOfDay { secs, .. } => self.times_of_day.push(secs),
             }
         }
     }
@@ -445,7 +449,7 @@ fn re(pattern: &str) -> Regex {
 }
 
 static CITATION: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\[E(\d{1,6})((?:\s*[,;]\s*E?\d{1,6}|\s*[-–]\s*E?\d{1,6})*)\]"));
+    LazyLock::new(|| re(r"\[E([0-9]{1,6})((?:\s*[,;]\s*E?[0-9]{1,6}|\s*[-–]\s*E?[0-9]{1,6})*)\]"));
 static URL: LazyLock<Regex> = LazyLock::new(|| re(r#"(?i)\b(?:https?|ftp)://[^\s<>"'`\])]+"#));
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     re(
@@ -458,12 +462,14 @@ static DOMAIN_USER: LazyLock<Regex> =
     LazyLock::new(|| re(r"\b[A-Za-z0-9][A-Za-z0-9._-]{0,62}\\[A-Za-z0-9][A-Za-z0-9._$-]{0,63}"));
 static GUID: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"));
-static CVE: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\bCVE-\d{4}-\d{4,7}\b"));
+static CVE: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\bCVE-[0-9]{4}-[0-9]{4,7}\b"));
 static HASH: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)\b(?:[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})\b"));
-static IPV4: LazyLock<Regex> = LazyLock::new(|| re(r"\b(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?\b"));
-static IPV6: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:%[a-z0-9]+)?(?:/\d{1,3})?"));
+static IPV4: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?:/[0-9]{1,2})?\b"));
+static IPV6: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:%[a-z0-9]+)?(?:/[0-9]{1,3})?")
+});
 static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"(?i)\b[a-z0-9_](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}))*\.[a-z][a-z0-9-]{0,23}\b",
@@ -477,11 +483,11 @@ static HOST_CONTEXT: LazyLock<Regex> = LazyLock::new(|| {
 });
 static ID_CONTEXT: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(?:incident|alert|case|ticket|event\s*id|incidentid|alertid)\s*(?:id|number|no\.?)?\s*[:#]?\s*(\d{1,12})\b",
+        r"(?i)\b(?:incident|alert|case|ticket|event\s*id|incidentid|alertid)\s*(?:id|number|no\.?)?\s*[:#]?\s*([0-9]{1,12})\b",
     )
 });
 static NUMBER: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"));
+    LazyLock::new(|| re(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?"));
 static NUMBER_SUFFIX: LazyLock<Regex> =
     LazyLock::new(|| re(r"^(?:\s?(?:[KMGT]i?B|bytes?)\b|[kKMB]\b|%)"));
 static DURATION_UNIT: LazyLock<Regex> = LazyLock::new(|| {
@@ -489,9 +495,10 @@ static DURATION_UNIT: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)^[ -]?(?:ms|milliseconds?|secs?|seconds?|mins?|minutes?|hrs?|hours?|days?|weeks?|months?|years?)\b",
     )
 });
-static EVIDENCE_NUMBER: LazyLock<Regex> = LazyLock::new(|| re(r"\d+(?:[.,]\d+)*"));
-static LIST_ORDINAL: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?m)^[ \t]*(?:[#>*+-]+[ \t]*)?(?:\*\*)?\d{1,3}[.)](?:\*\*)?(?:[ \t]|$)"));
+static EVIDENCE_NUMBER: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9]+(?:[.,][0-9]+)*"));
+static LIST_ORDINAL: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?m)^[ \t]*(?:[#>*+-]+[ \t]*)?(?:\*\*)?[0-9]{1,3}[.)](?:\*\*)?(?:[ \t]|$)")
+});
 
 /// Well-known dashed words that look like host names.
 const DASH_WORDS: &[&str] = &[
@@ -644,22 +651,22 @@ struct FoundTime {
 
 static ISO_TS: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?(\s?(?:z|utc|gmt)\b|[+-]\d{2}:?\d{2}|z)?)?",
+        r"(?i)\b([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,][0-9]+)?)?(\s?(?:z|utc|gmt)\b|[+-][0-9]{2}:?[0-9]{2}|z)?)?",
     )
 });
 static SLASH_TS: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(\d{1,2})/(\d{1,2})/(\d{4})(?:,?\s+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(\s?(?:[ap]m\b|[ap]\.m\.))?(\s?(?:z|utc|gmt)\b)?)?",
+        r"(?i)\b([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})(?:,?\s+([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]+)?)?(\s?(?:[ap]m\b|[ap]\.m\.))?(\s?(?:z|utc|gmt)\b)?)?",
     )
 });
 static MONTH_TS: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(?:(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?|(\d{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?),?\s+(\d{4})(?:,?\s+(?:at\s+)?(\d{1,2}):(\d{2})(?::(\d{2}))?(\s?(?:[ap]m\b|[ap]\.m\.))?(\s?(?:z|utc|gmt)\b)?)?",
+        r"(?i)\b(?:(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+([0-9]{1,2})(?:st|nd|rd|th)?|([0-9]{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?),?\s+([0-9]{4})(?:,?\s+(?:at\s+)?([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?(\s?(?:[ap]m\b|[ap]\.m\.))?(\s?(?:z|utc|gmt)\b)?)?",
     )
 });
 static TIME_OF_DAY: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(\s?(?:[ap]m\b|[ap]\.m\.))?(\s?(?:z|utc|gmt)\b)?",
+        r"(?i)\b([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]+)?)?(\s?(?:[ap]m\b|[ap]\.m\.))?(\s?(?:z|utc|gmt)\b)?",
     )
 });
 
@@ -916,6 +923,18 @@ fn extract(text: &str) -> Vec<Candidate> {
     let push = |taken: &mut Taken, out: &mut Vec<Candidate>, c: Candidate| {
         if c.range.is_empty() || taken.overlaps(&c.range) {
             return false;
+        }
+        // A name glued to more name characters ("abc-12--x", "evil.com-x") is a fragment of
+        // a longer token: looking it up would apply different boundaries than the evidence.
+        if !matches!(
+            c.kind,
+            ClaimKind::Number | ClaimKind::Ip | ClaimKind::Timestamp | ClaimKind::Citation
+        ) {
+            let before = text[..c.range.start].chars().next_back();
+            let after = text[c.range.end..].chars().next();
+            if before.is_some_and(is_word_char) || after.is_some_and(is_word_char) {
+                return false;
+            }
         }
         taken.insert(&c.range);
         out.push(c);
@@ -1265,7 +1284,7 @@ fn extract(text: &str) -> Vec<Candidate> {
             Candidate {
                 kind: ClaimKind::Number,
                 range: full,
-                value: s.replace(',', ""),
+                value: text[range.start..range.end + suffix.len()].to_lowercase(),
                 detail: Detail::Numbers(ranges),
             },
         );
@@ -1281,11 +1300,12 @@ fn time_supported(ev: &EvidenceIndex, v: TimeValue) -> bool {
             ev.instants.iter().any(|&t| t >= lo && t < lo + precision)
         }
         TimeValue::Date { day } => ev.days.contains(&day),
-        TimeValue::TimeOfDay { secs, precision } => ev.instants.iter().any(|&t| {
-            let tod = t.rem_euclid(86_400);
+        TimeValue::TimeOfDay { secs, precision } => {
             let lo = secs.div_euclid(precision) * precision;
-            tod >= lo && tod < lo + precision
-        }),
+            let within = |tod: i64| tod >= lo && tod < lo + precision;
+            ev.instants.iter().any(|&t| within(t.rem_euclid(86_400)))
+                || ev.times_of_day.iter().any(|&t| within(t))
+        }
     }
 }
 
@@ -1432,11 +1452,14 @@ pub fn check_with(answer: &str, evidence: &EvidenceIndex, policy: GuardPolicy) -
             let mut out = String::with_capacity(answer.len() + bad.len() * 14);
             let mut last = 0;
             for c in &bad {
-                out.push_str(&answer[last..c.span.end]);
-                out.push_str(" [unsupported]");
-                last = c.span.end;
+                // Spans are disjoint and in order; `get` keeps a surprise from panicking.
+                if let Some(piece) = answer.get(last..c.span.end) {
+                    out.push_str(piece);
+                    out.push_str(" [unsupported]");
+                    last = c.span.end;
+                }
             }
-            out.push_str(&answer[last..]);
+            out.push_str(answer.get(last..).unwrap_or_default());
             let note = format!(
                 "Flagged {} claim{} not supported by the evidence: {}.",
                 bad.len(),

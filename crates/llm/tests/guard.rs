@@ -309,3 +309,111 @@ fn hostile_input_never_panics() {
     let report = check(&big, &ev);
     assert_eq!(report.claims.len(), 5_000 * 5);
 }
+
+#[test]
+fn random_fragment_soup_never_panics() {
+    // Deterministic xorshift so failures reproduce.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let fragments = [
+        "[.]",
+        "(.)",
+        "[dot]",
+        "hxxp",
+        "hXXps://",
+        "://",
+        "10.",
+        "0.",
+        "255",
+        "::",
+        "fe80",
+        "1,",
+        "234",
+        ".5",
+        "k ",
+        "MB",
+        "%",
+        "é",
+        "İ",
+        "ǅ",
+        "\u{202e}",
+        "\u{200b}",
+        "𝟙",
+        "\n",
+        "```",
+        "|",
+        "- ",
+        "1. ",
+        "[E",
+        "]",
+        "E3",
+        "–",
+        "-",
+        "WS",
+        "host ",
+        "device ",
+        "incident ",
+        "#",
+        "@",
+        "\\",
+        "C:\\",
+        "/",
+        "2024-",
+        "05-01",
+        "T10:",
+        "22",
+        ":33Z",
+        " AM",
+        "May ",
+        "1st, ",
+        "CVE-",
+        "da637a1b-0c2d-",
+        "e3b0c442",
+        "98fc1c14",
+        ".com",
+        ".exe",
+        " ",
+        ". ",
+        "! ",
+        "?",
+        "\"",
+        "'",
+        "`",
+        "\r",
+    ];
+    let mut ev = EvidenceIndex::new();
+    ev.add("ws-fin-07 10.0.0.5 2024-05-01T10:22:33Z evil.com 1,234");
+    for round in 0..2_000 {
+        let len = (next() % 40) as usize;
+        let answer: String =
+            (0..len).map(|_| fragments[(next() % fragments.len() as u64) as usize]).collect();
+        let policy = if round % 2 == 0 { GuardPolicy::Remove } else { GuardPolicy::Flag };
+        let report = check_with(&answer, &ev, policy);
+        for c in &report.claims {
+            assert_eq!(answer.get(c.span.clone()), Some(c.text.as_str()), "{answer:?}");
+        }
+        if report.is_clean() {
+            assert_eq!(report.text, answer);
+        }
+        // Indexing arbitrary text as evidence must not panic either.
+        let mut e2 = EvidenceIndex::new();
+        e2.add(&answer);
+        // Everything the answer says is in its own evidence, citations aside.
+        let self_check = check(&answer, &e2);
+        for c in self_check.unsupported() {
+            // Citations need items; scaled numbers (`234k`) are not their own digits.
+            let scaled =
+                c.kind == ClaimKind::Number && c.text.bytes().any(|b| b.is_ascii_alphabetic());
+            assert!(
+                c.kind == ClaimKind::Citation || scaled,
+                "{:?} unsupported by its own text {answer:?}",
+                c
+            );
+        }
+    }
+}
