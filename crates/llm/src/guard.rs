@@ -171,12 +171,11 @@ pub struct EvidenceIndex {
     /// Whitespace/punctuation-delimited tokens of the haystack, for fast exact lookups.
     tokens: HashSet<String>,
     ips: HashSet<IpAddr>,
-    /// Every number seen (sorted lazily for range lookups).
-    numbers: Vec<f64>,
-    sorted: bool,
+    /// Every number seen, ordered for range lookups.
+    numbers: std::collections::BTreeSet<Num>,
     counts: HashSet<u64>,
     /// Instants (Unix seconds, UTC) of evidence timestamps.
-    instants: Vec<i64>,
+    instants: std::collections::BTreeSet<i64>,
     /// Days (since the Unix epoch) on which evidence timestamps fall.
     days: HashSet<i64>,
     /// Times of day (seconds since midnight) written without a date.
@@ -261,8 +260,8 @@ impl EvidenceIndex {
 
     fn push_number(&mut self, f: f64) {
         if f.is_finite() {
-            self.numbers.push(f);
-            self.sorted = false;
+            // `+ 0.0` turns -0 into 0, which total ordering would keep apart.
+            self.numbers.insert(Num(f + 0.0));
         }
     }
 
@@ -303,7 +302,7 @@ impl EvidenceIndex {
         for ts in find_timestamps(text) {
             match ts.value {
                 TimeValue::Instant { secs, .. } => {
-                    self.instants.push(secs);
+                    self.instants.insert(secs);
                     self.days.insert(secs.div_euclid(86_400));
                 }
                 TimeValue::Date { day } => {
@@ -314,14 +313,11 @@ impl EvidenceIndex {
         }
     }
 
-    fn has_number(&mut self, lo: f64, hi: f64) -> bool {
-        if !self.sorted {
-            self.numbers.sort_by(f64::total_cmp);
-            self.numbers.dedup();
-            self.sorted = true;
+    fn has_number(&self, lo: f64, hi: f64) -> bool {
+        if lo.is_nan() || hi.is_nan() || lo > hi {
+            return false;
         }
-        let i = self.numbers.partition_point(|&x| x < lo);
-        self.numbers.get(i).is_some_and(|&x| x <= hi)
+        self.numbers.range(Num(lo + 0.0)..=Num(hi + 0.0)).next().is_some()
     }
 
     /// Whether `needle` (lower case) occurs in the evidence between word boundaries.
@@ -346,6 +342,24 @@ impl EvidenceIndex {
             from = start + hay[start..].chars().next().map_or(1, char::len_utf8);
         }
         false
+    }
+}
+
+/// A finite number ordered by `total_cmp` (never NaN: only finite values are stored).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Num(f64);
+
+impl Eq for Num {}
+
+impl PartialOrd for Num {
+    fn partial_cmp(&self, other: &Num) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Num {
+    fn cmp(&self, other: &Num) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
     }
 }
 
@@ -1297,7 +1311,7 @@ fn time_supported(ev: &EvidenceIndex, v: TimeValue) -> bool {
     match v {
         TimeValue::Instant { secs, precision } => {
             let lo = secs.div_euclid(precision) * precision;
-            ev.instants.iter().any(|&t| t >= lo && t < lo + precision)
+            ev.instants.range(lo..lo.saturating_add(precision.max(1))).next().is_some()
         }
         TimeValue::Date { day } => ev.days.contains(&day),
         TimeValue::TimeOfDay { secs, precision } => {
@@ -1309,7 +1323,7 @@ fn time_supported(ev: &EvidenceIndex, v: TimeValue) -> bool {
     }
 }
 
-fn supported(ev: &mut EvidenceIndex, c: &Candidate) -> bool {
+fn supported(ev: &EvidenceIndex, c: &Candidate) -> bool {
     match &c.detail {
         Detail::Ip(ip) => ev.ips.contains(ip),
         Detail::Numbers(ranges) => ranges.iter().any(|&(lo, hi)| {
@@ -1407,7 +1421,7 @@ pub fn check(answer: &str, evidence: &EvidenceIndex) -> GuardReport {
 
 /// Checks `answer` against `evidence` with the given policy.
 pub fn check_with(answer: &str, evidence: &EvidenceIndex, policy: GuardPolicy) -> GuardReport {
-    let mut ev = evidence.clone();
+    let ev = evidence;
     let refanged = refang(answer);
     let candidates = extract(&refanged.text);
     let mut claims = Vec::with_capacity(candidates.len());
@@ -1419,7 +1433,7 @@ pub fn check_with(answer: &str, evidence: &EvidenceIndex, policy: GuardPolicy) -
         let ok = match cache.get(&key) {
             Some(&ok) => ok,
             None => {
-                let ok = supported(&mut ev, c);
+                let ok = supported(ev, c);
                 cache.insert(key, ok);
                 ok
             }
