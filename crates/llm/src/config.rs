@@ -409,6 +409,12 @@ impl LlmConfig {
                 if !present(&self.model) {
                     return Err(need("model", "the model name the server knows"));
                 }
+                // Local servers need no key; OpenAI itself always does.
+                if self.url.as_deref().is_some_and(|u| u.contains("://api.openai.com"))
+                    && !present(&self.api_key)
+                {
+                    return Err(need("api_key", "api.openai.com needs an API key"));
+                }
             }
             Backend::Azure => {
                 if !present(&self.url) {

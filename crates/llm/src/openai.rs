@@ -408,8 +408,9 @@ impl Accumulator {
                 }
                 if let Some(f) = call.get("function") {
                     if let Some(name) = f.get("name").and_then(Value::as_str) {
-                        // Names arrive whole in the first delta; a few servers repeat them.
-                        if !slot.name.ends_with(name) || slot.name.is_empty() {
+                        // Names arrive whole in the first delta; a few servers repeat them
+                        // in every delta, a few split them.
+                        if slot.name != name {
                             slot.name.push_str(name);
                         }
                     }

@@ -92,6 +92,11 @@ fn validation_names_the_setting_and_the_file() {
     let m = config_error(from("[llm]\nbackend = \"openai\"\nmodel = \"m\"\n", &[]));
     assert!(m.contains("[llm] url is required for the openai backend"), "{m}");
     assert!(m.contains("BULWARK_LLM_URL") && m.contains("/data/bulwark.toml"), "{m}");
+    let m = config_error(from(
+        "[llm]\nbackend = \"openai\"\nurl = \"https://api.openai.com/v1\"\nmodel = \"gpt-4o\"\n",
+        &[],
+    ));
+    assert!(m.contains("api_key is required") && m.contains("BULWARK_LLM_KEY"), "{m}");
     let m = config_error(from("[llm]\nbackend = \"local\"\n", &[]));
     assert!(m.contains("model_path is required for the local backend"), "{m}");
     let m = config_error(from(
