@@ -11,7 +11,7 @@
 //! | URL, domain, file, path | `https://x.io/a`, `srv01.contoso.local`, `evil.ps1`, `C:\Temp\a.exe` | the text, case-insensitive, at word boundaries |
 //! | hash | MD5 / SHA-1 / SHA-256 hex | the same hex |
 //! | account | `jdoe@contoso.com`, `CONTOSO\jdoe` | the text, or (for `DOMAIN\user`) both parts |
-//! | host | `WS-FIN-07`, `EVIL-PC`, a name-like word after *host/device/machine…* | the text at word boundaries (`WS-FIN-07` matches `ws-fin-07.contoso.local`) |
+//! | host | `WS-FIN-07`, `EVIL-PC`, `DC01`, a name-like word after *host/device/machine…* | the text at word boundaries (`WS-FIN-07` matches `ws-fin-07.contoso.local`) |
 //! | id | `incident 7`, `alert #12`, GUIDs | the number / GUID |
 //! | CVE | `CVE-2024-3400` | the text |
 //! | number | `42`, `1,234`, `1.2k`, `3.4 MB`, `75%` | the same value; a suffixed or unit number (`1.2k`, `3.4 MB`) matches any evidence number that rounds to it (MB/GB in both 1000 and 1024 bases); or a count: a JSON array's length, or one given with [`EvidenceIndex::add_count`] |
@@ -490,6 +490,14 @@ static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 static DASH_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"\b[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+\b\$?"));
+/// Capitals then digits: `DC01`, `SRV042`, `WKS7A`.
+static CAPS_DIGITS: LazyLock<Regex> = LazyLock::new(|| re(r"\b[A-Z]{2,}[0-9]+[A-Z0-9]*\b\$?"));
+/// Capitals-and-digits words that are standards, algorithms, versions or catalogue ids.
+static NOT_HOSTS: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"^(?:SHA|MD|AES|RC|UTF|IPV|WIN|ARM|BASE|HTTP|TLS|SSL|SMB|SMBV|NTLMV|KRB|MP|PS|DES|RSA|PKCS|IE|KB|CVE|TCP|UDP|DNS|OS|GPT|CWE|CAPEC|ISO|RFC|NIST|PCI|ECDSA|ED|CRC|FIPS|HMAC|PBKDF|SP|SHA3|ID|TA|DS|CIS|SOC|PE|COM|LPT|CPU|GPU|DDR|USB|MS|XP|WPA|WEP|SNMPV|OAUTH|HTML|CSS|ES|JS|PY|EC|DH|DHE|ECDHE|SSH|SSHV|SFTP|FTP|TLSV|SSLV|AD|TIER|LEVEL|PHASE|STEP|Q|H|T)[0-9]+$",
+    )
+});
 static HOST_CONTEXT: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r#"(?i)\b(?:device|host|hostname|machine|computer|server|workstation|endpoint|devicename)s?\s*(?:named|called|:|=)?\s*[`'"]?([A-Za-z0-9][A-Za-z0-9_$-]{1,62})"#,
@@ -1196,6 +1204,26 @@ fn extract(text: &str) -> Vec<Candidate> {
                 kind: ClaimKind::Host,
                 range: m.range(),
                 value: bare.to_string(),
+                detail: Detail::None,
+            },
+        );
+    }
+    for m in CAPS_DIGITS.find_iter(text) {
+        let name = m.as_str().trim_end_matches('$');
+        // Two letters and one digit ("AB1") reads as a code, not a name; "SRV1" and "DC01"
+        // are names.
+        let letters = name.bytes().take_while(u8::is_ascii_uppercase).count();
+        let digits = name.bytes().filter(u8::is_ascii_digit).count();
+        if NOT_HOSTS.is_match(name) || (letters < 3 && digits < 2) {
+            continue;
+        }
+        push(
+            &mut taken,
+            &mut out,
+            Candidate {
+                kind: ClaimKind::Host,
+                range: m.start()..m.start() + name.len(),
+                value: name.to_lowercase(),
                 detail: Detail::None,
             },
         );

@@ -147,10 +147,20 @@ fn not_claims_are_left_alone() {
     let ev = EvidenceIndex::new();
     let answer = "1. Review the SHA-256 values on x64 hosts running Win10 in 2024.\n2) Use UTF-8.\n\
 3. Patch Windows Server 2019 and Windows 10, require TLS 1.2 and 64-bit builds.\n\
-4. Watch the next 24 hours and re-run in 15 minutes.";
+4. Watch the next 24 hours and re-run in 15 minutes.\n\
+5. Hash with SHA256 or MD5, map to T1059, install KB5034441, require TLS13 and SMB3.";
     let report = check(answer, &ev);
     assert!(report.claims.is_empty(), "{:?}", report.claims);
     assert_eq!(report.text, answer);
+}
+
+#[test]
+fn capital_digit_host_names() {
+    let mut ev = EvidenceIndex::new();
+    ev.add_json(&json!({"Computer": "DC01.contoso.local", "Other": "SRV7"}));
+    let report = check("DC01 and SRV7 were targeted. DC02 was not. Then WKS042$ logged on.", &ev);
+    let bad: Vec<&str> = report.unsupported().iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(bad, vec!["DC02", "WKS042"]);
 }
 
 #[test]
