@@ -191,3 +191,18 @@ fn connect_remote_talks_to_an_openai_compatible_server() {
     assert_eq!(resp.message.content, "pong");
     assert!(!server.seen()[0].headers.contains_key("authorization"));
 }
+
+#[test]
+fn providers_can_be_built_and_dropped_inside_an_async_runtime() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let cfg = from(
+            "[llm]\nbackend = \"openai\"\nurl = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n",
+            &[],
+        )
+        .unwrap();
+        let p = connect_remote(&cfg).unwrap().unwrap();
+        assert_eq!(p.model(), "m");
+        drop(p);
+    });
+}
