@@ -473,6 +473,25 @@ impl LlmConfig {
         }
     }
 
+    /// One line for status output, without secrets: `openai qwen2.5:7b at http://…/v1`.
+    pub fn summary(&self) -> String {
+        let model = match self.backend {
+            Backend::Azure => self.deployment.clone().or_else(|| self.model.clone()),
+            Backend::Local => self.model_path.as_ref().map(|p| p.display().to_string()),
+            _ => self.model.clone(),
+        };
+        let mut out = self.backend.name().to_string();
+        if let Some(m) = model {
+            out.push(' ');
+            out.push_str(&m);
+        }
+        if let Some(u) = self.url.as_deref().filter(|_| self.backend != Backend::Local) {
+            out.push_str(" at ");
+            out.push_str(u);
+        }
+        out
+    }
+
     /// Whether any model is configured.
     pub fn enabled(&self) -> bool {
         self.backend != Backend::None

@@ -276,6 +276,18 @@ impl EvidenceIndex {
             self.haystack.push('\n');
         }
         self.haystack.push_str(&lower);
+        // Addresses, numbers and timestamps all contain a digit (IPv6 at least a colon).
+        let has_digit = text.bytes().any(|b| b.is_ascii_digit());
+        if !has_digit {
+            if text.contains("::") {
+                for m in IPV6.find_iter(text) {
+                    if let Some(ip) = parse_ip(m.as_str()) {
+                        self.ips.insert(ip);
+                    }
+                }
+            }
+            return;
+        }
         for m in IPV4.find_iter(text) {
             if let Some(ip) = parse_ip(m.as_str()) {
                 self.ips.insert(ip);
@@ -772,7 +784,13 @@ fn make(day: Option<i64>, tod: Option<(i64, i64)>, zone: i64) -> Option<TimeValu
 fn find_timestamps(text: &str) -> Vec<FoundTime> {
     let mut out: Vec<FoundTime> = Vec::new();
     let mut taken = Taken::default();
-    for c in ISO_TS.captures_iter(text) {
+    // Capturing regexes are the slow part of indexing: skip those that cannot match.
+    let bytes = text.as_bytes();
+    let (dash, slash, colon) =
+        (bytes.contains(&b'-'), bytes.contains(&b'/'), bytes.contains(&b':'));
+    let letters = bytes.iter().any(u8::is_ascii_alphabetic);
+    let iso = if dash { Some(ISO_TS.captures_iter(text)) } else { None };
+    for c in iso.into_iter().flatten() {
         let Some(m) = c.get(0) else { continue };
         let day = days_from_civil(
             num(c.get(1)).unwrap_or(0),
@@ -788,7 +806,8 @@ fn find_timestamps(text: &str) -> Vec<FoundTime> {
             out.push(FoundTime { span: m.range(), value, alt: None });
         }
     }
-    for c in SLASH_TS.captures_iter(text) {
+    let slashed = if slash { Some(SLASH_TS.captures_iter(text)) } else { None };
+    for c in slashed.into_iter().flatten() {
         let Some(m) = c.get(0) else { continue };
         if taken.overlaps(&m.range()) {
             continue;
@@ -810,7 +829,8 @@ fn find_timestamps(text: &str) -> Vec<FoundTime> {
         taken.insert(&m.range());
         out.push(FoundTime { span: m.range(), value, alt });
     }
-    for c in MONTH_TS.captures_iter(text) {
+    let named = if letters { Some(MONTH_TS.captures_iter(text)) } else { None };
+    for c in named.into_iter().flatten() {
         let Some(m) = c.get(0) else { continue };
         if taken.overlaps(&m.range()) {
             continue;
@@ -831,7 +851,8 @@ fn find_timestamps(text: &str) -> Vec<FoundTime> {
             out.push(FoundTime { span: m.range(), value, alt: None });
         }
     }
-    for c in TIME_OF_DAY.captures_iter(text) {
+    let clocks = if colon { Some(TIME_OF_DAY.captures_iter(text)) } else { None };
+    for c in clocks.into_iter().flatten() {
         let Some(m) = c.get(0) else { continue };
         if taken.overlaps(&m.range()) {
             continue;

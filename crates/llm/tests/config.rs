@@ -60,6 +60,7 @@ time_budget_secs = 90
     assert_eq!(cfg.temperature, Some(0.2));
     assert_eq!((cfg.seed, cfg.max_steps, cfg.time_budget_secs), (Some(7), 6, 90));
     assert_eq!(cfg.http_options().max_retries, 5);
+    assert_eq!(cfg.summary(), "openai qwen2.5:7b at http://localhost:11434/v1");
 
     let cfg = from(
         text,
