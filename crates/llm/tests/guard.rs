@@ -427,3 +427,31 @@ fn random_fragment_soup_never_panics() {
         }
     }
 }
+
+#[test]
+fn citation_lists_and_ranges() {
+    let mut ev = EvidenceIndex::new();
+    for i in 0..3 {
+        ev.add(&format!("item {i}"));
+    }
+    assert!(check("Seen twice [E1, E3] and across [E1–E3].", &ev).is_clean());
+    let report = check("Seen [E2; E4]. Also [E2-E9].", &ev);
+    let bad: Vec<&str> = report.unsupported().iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(bad, vec!["[E2; E4]", "[E2-E9]"]);
+    assert!(report.text.starts_with("Seen. Also."), "{}", report.text);
+    // A caller that numbers its own evidence.
+    ev.set_item_count(9);
+    assert!(check("Also [E2-E9].", &ev).is_clean());
+}
+
+#[test]
+fn flagging_a_defanged_claim_marks_the_original_text() {
+    let report =
+        check_with("Block hxxp://bad[.]example/x now.", &EvidenceIndex::new(), GuardPolicy::Flag);
+    assert!(
+        report.text.starts_with("Block hxxp://bad[.]example/x [unsupported] now."),
+        "{}",
+        report.text
+    );
+    assert_eq!(report.claims[0].kind, ClaimKind::Url);
+}
