@@ -7,7 +7,7 @@
 //!
 //! | kind | examples | supported when the evidence has… |
 //! |---|---|---|
-//! | IP | `10.0.0.5`, `10.0.0.0/24`, `fe80::1` | the same address (compared parsed, so `010.0.0.5` ≠ but `::1` = `0:0:0:0:0:0:0:1`) |
+//! | IP | `10.0.0.5`, `10.0.0.0/24`, `fe80::1` | the same address, compared parsed (`::1` = `0:0:0:0:0:0:0:1`; a CIDR suffix is ignored) |
 //! | URL, domain, file, path | `https://x.io/a`, `srv01.contoso.local`, `evil.ps1`, `C:\Temp\a.exe` | the text, case-insensitive, at word boundaries |
 //! | hash | MD5 / SHA-1 / SHA-256 hex | the same hex |
 //! | account | `jdoe@contoso.com`, `CONTOSO\jdoe` | the text, or (for `DOMAIN\user`) both parts |
@@ -29,13 +29,15 @@
 //! sides before comparing.
 //!
 //! Policy ([`GuardPolicy`]): `Remove` (the default) drops every *sentence* (or list line, table
-//! row, or whole fenced code block) holding an unsupported claim, because a sentence built around an invented fact is wrong as
-//! a whole, and removes citations of evidence that does not exist; `Flag` keeps the text and
-//! appends ` [unsupported]` after each unsupported claim. Either way [`GuardReport::text`] ends
+//! row, or whole fenced code block) holding an unsupported claim, because a sentence built
+//! around an invented fact is wrong as a whole, and cuts out citations of evidence that does
+//! not exist (the sentence stays); `Flag` keeps the text and appends ` [unsupported]` after
+//! each unsupported claim. Either way [`GuardReport::text`] ends
 //! with a note naming what was removed or flagged, and the report lists every claim checked.
 //!
-//! Robustness: all regexes are the `regex` crate's (linear time, no backtracking); the answer
-//! is processed in a few linear passes plus one evidence lookup per claim; nothing indexes
+//! Robustness: all regexes are the `regex` crate's (linear time, no backtracking; ASCII
+//! digits only); the answer is processed in a few linear passes plus one evidence lookup per
+//! distinct claim (set lookups, a substring scan of the evidence only for text misses); nothing indexes
 //! by an offset that is not a character boundary; JSON evidence is walked with an explicit
 //! stack (no recursion).
 use regex::Regex;
