@@ -124,6 +124,15 @@ impl Claim {
     /// How the note names the claim: addresses and indicators bare, others with their kind
     /// (`10.9.9.9`, `'host EVIL-PC'`).
     pub fn describe(&self) -> String {
+        // Invisible and direction-changing characters could disguise the name in the note.
+        let text: String = self
+            .text
+            .chars()
+            .filter(|c| {
+                !c.is_control()
+                    && !matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+            })
+            .collect();
         match self.kind {
             ClaimKind::Ip
             | ClaimKind::Url
@@ -131,9 +140,9 @@ impl Claim {
             | ClaimKind::Hash
             | ClaimKind::Cve
             | ClaimKind::File
-            | ClaimKind::Path => self.text.clone(),
-            ClaimKind::Citation => format!("'citation {}'", self.text),
-            kind => format!("'{} {}'", kind.label(), self.text),
+            | ClaimKind::Path => text,
+            ClaimKind::Citation => format!("'citation {text}'"),
+            kind => format!("'{} {text}'", kind.label()),
         }
     }
 }

@@ -455,3 +455,11 @@ fn flagging_a_defanged_claim_marks_the_original_text() {
     );
     assert_eq!(report.claims[0].kind, ClaimKind::Url);
 }
+
+#[test]
+fn notes_do_not_carry_invisible_characters() {
+    let report = check("Dropped C:\\Temp\\inv\u{202e}fdp.exe here.", &EvidenceIndex::new());
+    let note = report.note.unwrap();
+    assert!(note.contains("C:\\Temp\\invfdp.exe"), "{note}");
+    assert!(!note.contains('\u{202e}'));
+}
