@@ -185,7 +185,16 @@ fn messages_json(messages: &[Message]) -> Vec<Value> {
             _ => out.push((role.to_string(), blocks)),
         }
     }
-    out.into_iter().map(|(role, content)| json!({"role": role, "content": content})).collect()
+    out.into_iter()
+        .map(|(role, mut content)| {
+            // The API wants a user message's tool results before anything else in it.
+            if role == "user" {
+                content
+                    .sort_by_key(|b| b.get("type").and_then(Value::as_str) != Some("tool_result"));
+            }
+            json!({"role": role, "content": content})
+        })
+        .collect()
 }
 
 fn text_block(text: &str) -> Vec<Value> {
@@ -540,6 +549,8 @@ mod tests {
             Message::tool("t2", "r2"),
             Message::user("and?"),
         ]);
+        // A user remark between the call and its results still leaves the results first.
+        req.messages.insert(3, Message::user("(also check the logs)"));
         req.tools.push(ToolSpec {
             name: "a".into(),
             description: "d".into(),
@@ -554,10 +565,11 @@ mod tests {
         assert_eq!(msgs[1]["content"][1]["input"]["x"], 1);
         assert_eq!(msgs[1]["content"][2]["input"], json!({}));
         let results = msgs[2]["content"].as_array().unwrap();
-        assert_eq!(results.len(), 3);
+        assert_eq!(results.len(), 4);
         assert_eq!(results[0]["type"], "tool_result");
         assert_eq!(results[1]["tool_use_id"], "t2");
-        assert_eq!(results[2]["text"], "and?");
+        assert_eq!(results[2]["text"], "(also check the logs)");
+        assert_eq!(results[3]["text"], "and?");
         assert_eq!(body["tools"][0]["input_schema"]["type"], "object");
         assert_eq!(body["tool_choice"]["type"], "any");
     }

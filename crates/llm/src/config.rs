@@ -409,6 +409,12 @@ impl LlmConfig {
                 if !present(&self.model) {
                     return Err(need("model", "the model name the server knows"));
                 }
+                // Local servers need no key; OpenAI itself always does.
+                if self.url.as_deref().is_some_and(|u| u.contains("://api.openai.com"))
+                    && !present(&self.api_key)
+                {
+                    return Err(need("api_key", "api.openai.com needs an API key"));
+                }
             }
             Backend::Azure => {
                 if !present(&self.url) {
@@ -465,6 +471,25 @@ impl LlmConfig {
         if let Some(t) = self.temperature {
             request.temperature = t;
         }
+    }
+
+    /// One line for status output, without secrets: `openai qwen2.5:7b at http://…/v1`.
+    pub fn summary(&self) -> String {
+        let model = match self.backend {
+            Backend::Azure => self.deployment.clone().or_else(|| self.model.clone()),
+            Backend::Local => self.model_path.as_ref().map(|p| p.display().to_string()),
+            _ => self.model.clone(),
+        };
+        let mut out = self.backend.name().to_string();
+        if let Some(m) = model {
+            out.push(' ');
+            out.push_str(&m);
+        }
+        if let Some(u) = self.url.as_deref().filter(|_| self.backend != Backend::Local) {
+            out.push_str(" at ");
+            out.push_str(u);
+        }
+        out
     }
 
     /// Whether any model is configured.

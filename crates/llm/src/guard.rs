@@ -7,11 +7,11 @@
 //!
 //! | kind | examples | supported when the evidence has… |
 //! |---|---|---|
-//! | IP | `10.0.0.5`, `10.0.0.0/24`, `fe80::1` | the same address (compared parsed, so `010.0.0.5` ≠ but `::1` = `0:0:0:0:0:0:0:1`) |
+//! | IP | `10.0.0.5`, `10.0.0.0/24`, `fe80::1` | the same address, compared parsed (`::1` = `0:0:0:0:0:0:0:1`; a CIDR suffix is ignored) |
 //! | URL, domain, file, path | `https://x.io/a`, `srv01.contoso.local`, `evil.ps1`, `C:\Temp\a.exe` | the text, case-insensitive, at word boundaries |
 //! | hash | MD5 / SHA-1 / SHA-256 hex | the same hex |
 //! | account | `jdoe@contoso.com`, `CONTOSO\jdoe` | the text, or (for `DOMAIN\user`) both parts |
-//! | host | `WS-FIN-07`, `EVIL-PC`, a name-like word after *host/device/machine…* | the text at word boundaries (`WS-FIN-07` matches `ws-fin-07.contoso.local`) |
+//! | host | `WS-FIN-07`, `EVIL-PC`, `DC01`, a name-like word after *host/device/machine…* | the text at word boundaries (`WS-FIN-07` matches `ws-fin-07.contoso.local`) |
 //! | id | `incident 7`, `alert #12`, GUIDs | the number / GUID |
 //! | CVE | `CVE-2024-3400` | the text |
 //! | number | `42`, `1,234`, `1.2k`, `3.4 MB`, `75%` | the same value; a suffixed or unit number (`1.2k`, `3.4 MB`) matches any evidence number that rounds to it (MB/GB in both 1000 and 1024 bases); or a count: a JSON array's length, or one given with [`EvidenceIndex::add_count`] |
@@ -29,13 +29,15 @@
 //! sides before comparing.
 //!
 //! Policy ([`GuardPolicy`]): `Remove` (the default) drops every *sentence* (or list line, table
-//! row, or whole fenced code block) holding an unsupported claim, because a sentence built around an invented fact is wrong as
-//! a whole, and removes citations of evidence that does not exist; `Flag` keeps the text and
-//! appends ` [unsupported]` after each unsupported claim. Either way [`GuardReport::text`] ends
+//! row, or whole fenced code block) holding an unsupported claim, because a sentence built
+//! around an invented fact is wrong as a whole, and cuts out citations of evidence that does
+//! not exist (the sentence stays); `Flag` keeps the text and appends ` [unsupported]` after
+//! each unsupported claim. Either way [`GuardReport::text`] ends
 //! with a note naming what was removed or flagged, and the report lists every claim checked.
 //!
-//! Robustness: all regexes are the `regex` crate's (linear time, no backtracking); the answer
-//! is processed in a few linear passes plus one evidence lookup per claim; nothing indexes
+//! Robustness: all regexes are the `regex` crate's (linear time, no backtracking; ASCII
+//! digits only); the answer is processed in a few linear passes plus one evidence lookup per
+//! distinct claim (set lookups, a substring scan of the evidence only for text misses); nothing indexes
 //! by an offset that is not a character boundary; JSON evidence is walked with an explicit
 //! stack (no recursion).
 use regex::Regex;
@@ -122,6 +124,15 @@ impl Claim {
     /// How the note names the claim: addresses and indicators bare, others with their kind
     /// (`10.9.9.9`, `'host EVIL-PC'`).
     pub fn describe(&self) -> String {
+        // Invisible and direction-changing characters could disguise the name in the note.
+        let text: String = self
+            .text
+            .chars()
+            .filter(|c| {
+                !c.is_control()
+                    && !matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+            })
+            .collect();
         match self.kind {
             ClaimKind::Ip
             | ClaimKind::Url
@@ -129,9 +140,9 @@ impl Claim {
             | ClaimKind::Hash
             | ClaimKind::Cve
             | ClaimKind::File
-            | ClaimKind::Path => self.text.clone(),
-            ClaimKind::Citation => format!("'citation {}'", self.text),
-            kind => format!("'{} {}'", kind.label(), self.text),
+            | ClaimKind::Path => text,
+            ClaimKind::Citation => format!("'citation {text}'"),
+            kind => format!("'{} {text}'", kind.label()),
         }
     }
 }
@@ -171,14 +182,15 @@ pub struct EvidenceIndex {
     /// Whitespace/punctuation-delimited tokens of the haystack, for fast exact lookups.
     tokens: HashSet<String>,
     ips: HashSet<IpAddr>,
-    /// Every number seen (sorted lazily for range lookups).
-    numbers: Vec<f64>,
-    sorted: bool,
+    /// Every number seen, ordered for range lookups.
+    numbers: std::collections::BTreeSet<Num>,
     counts: HashSet<u64>,
     /// Instants (Unix seconds, UTC) of evidence timestamps.
-    instants: Vec<i64>,
+    instants: std::collections::BTreeSet<i64>,
     /// Days (since the Unix epoch) on which evidence timestamps fall.
     days: HashSet<i64>,
+    /// Times of day (seconds since midnight) written without a date.
+    times_of_day: Vec<i64>,
     items: usize,
 }
 
@@ -259,8 +271,8 @@ impl EvidenceIndex {
 
     fn push_number(&mut self, f: f64) {
         if f.is_finite() {
-            self.numbers.push(f);
-            self.sorted = false;
+            // `+ 0.0` turns -0 into 0, which total ordering would keep apart.
+            self.numbers.insert(Num(f + 0.0));
         }
     }
 
@@ -275,6 +287,18 @@ impl EvidenceIndex {
             self.haystack.push('\n');
         }
         self.haystack.push_str(&lower);
+        // Addresses, numbers and timestamps all contain a digit (IPv6 at least a colon).
+        let has_digit = text.bytes().any(|b| b.is_ascii_digit());
+        if !has_digit {
+            if text.contains("::") {
+                for m in IPV6.find_iter(text) {
+                    if let Some(ip) = parse_ip(m.as_str()) {
+                        self.ips.insert(ip);
+                    }
+                }
+            }
+            return;
+        }
         for m in IPV4.find_iter(text) {
             if let Some(ip) = parse_ip(m.as_str()) {
                 self.ips.insert(ip);
@@ -290,7 +314,9 @@ impl EvidenceIndex {
             if let Some(v) = parse_plain_number(s) {
                 self.push_number(v);
             }
-            for part in s.split([',', '.']) {
+            // Lenient: "0.1,1" also holds 0.1 and 1; "10.0.0.5" holds 10, 0 and 5.
+            let pieces = s.split(',').chain(s.split([',', '.']));
+            for part in pieces {
                 if let Ok(v) = part.parse::<f64>() {
                     self.push_number(v);
                 }
@@ -299,25 +325,22 @@ impl EvidenceIndex {
         for ts in find_timestamps(text) {
             match ts.value {
                 TimeValue::Instant { secs, .. } => {
-                    self.instants.push(secs);
+                    self.instants.insert(secs);
                     self.days.insert(secs.div_euclid(86_400));
                 }
                 TimeValue::Date { day } => {
                     self.days.insert(day);
                 }
-                TimeValue::TimeOfDay { .. } => {}
+                TimeValue::TimeOfDay { secs, .. } => self.times_of_day.push(secs),
             }
         }
     }
 
-    fn has_number(&mut self, lo: f64, hi: f64) -> bool {
-        if !self.sorted {
-            self.numbers.sort_by(f64::total_cmp);
-            self.numbers.dedup();
-            self.sorted = true;
+    fn has_number(&self, lo: f64, hi: f64) -> bool {
+        if lo.is_nan() || hi.is_nan() || lo > hi {
+            return false;
         }
-        let i = self.numbers.partition_point(|&x| x < lo);
-        self.numbers.get(i).is_some_and(|&x| x <= hi)
+        self.numbers.range(Num(lo + 0.0)..=Num(hi + 0.0)).next().is_some()
     }
 
     /// Whether `needle` (lower case) occurs in the evidence between word boundaries.
@@ -342,6 +365,24 @@ impl EvidenceIndex {
             from = start + hay[start..].chars().next().map_or(1, char::len_utf8);
         }
         false
+    }
+}
+
+/// A finite number ordered by `total_cmp` (never NaN: only finite values are stored).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Num(f64);
+
+impl Eq for Num {}
+
+impl PartialOrd for Num {
+    fn partial_cmp(&self, other: &Num) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Num {
+    fn cmp(&self, other: &Num) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
     }
 }
 
@@ -445,7 +486,7 @@ fn re(pattern: &str) -> Regex {
 }
 
 static CITATION: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\[E(\d{1,6})((?:\s*[,;]\s*E?\d{1,6}|\s*[-–]\s*E?\d{1,6})*)\]"));
+    LazyLock::new(|| re(r"\[E([0-9]{1,6})((?:\s*[,;]\s*E?[0-9]{1,6}|\s*[-–]\s*E?[0-9]{1,6})*)\]"));
 static URL: LazyLock<Regex> = LazyLock::new(|| re(r#"(?i)\b(?:https?|ftp)://[^\s<>"'`\])]+"#));
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     re(
@@ -458,18 +499,28 @@ static DOMAIN_USER: LazyLock<Regex> =
     LazyLock::new(|| re(r"\b[A-Za-z0-9][A-Za-z0-9._-]{0,62}\\[A-Za-z0-9][A-Za-z0-9._$-]{0,63}"));
 static GUID: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"));
-static CVE: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\bCVE-\d{4}-\d{4,7}\b"));
+static CVE: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\bCVE-[0-9]{4}-[0-9]{4,7}\b"));
 static HASH: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)\b(?:[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})\b"));
-static IPV4: LazyLock<Regex> = LazyLock::new(|| re(r"\b(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?\b"));
-static IPV6: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:%[a-z0-9]+)?(?:/\d{1,3})?"));
+static IPV4: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?:/[0-9]{1,2})?\b"));
+static IPV6: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:%[a-z0-9]+)?(?:/[0-9]{1,3})?")
+});
 static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"(?i)\b[a-z0-9_](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}))*\.[a-z][a-z0-9-]{0,23}\b",
     )
 });
 static DASH_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"\b[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+\b\$?"));
+/// Capitals then digits: `DC01`, `SRV042`, `WKS7A`.
+static CAPS_DIGITS: LazyLock<Regex> = LazyLock::new(|| re(r"\b[A-Z]{2,}[0-9]+[A-Z0-9]*\b\$?"));
+/// Capitals-and-digits words that are standards, algorithms, versions or catalogue ids.
+static NOT_HOSTS: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"^(?:SHA|MD|AES|RC|UTF|IPV|WIN|ARM|BASE|HTTP|TLS|SSL|SMB|SMBV|NTLMV|KRB|MP|PS|DES|RSA|PKCS|IE|KB|CVE|TCP|UDP|DNS|OS|GPT|CWE|CAPEC|ISO|RFC|NIST|PCI|ECDSA|ED|CRC|FIPS|HMAC|PBKDF|SP|SHA3|ID|TA|DS|CIS|SOC|PE|COM|LPT|CPU|GPU|DDR|USB|MS|XP|WPA|WEP|SNMPV|OAUTH|HTML|CSS|ES|JS|PY|EC|DH|DHE|ECDHE|SSH|SSHV|SFTP|FTP|TLSV|SSLV|AD|TIER|LEVEL|PHASE|STEP|Q|H|T)[0-9]+$",
+    )
+});
 static HOST_CONTEXT: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r#"(?i)\b(?:device|host|hostname|machine|computer|server|workstation|endpoint|devicename)s?\s*(?:named|called|:|=)?\s*[`'"]?([A-Za-z0-9][A-Za-z0-9_$-]{1,62})"#,
@@ -477,11 +528,11 @@ static HOST_CONTEXT: LazyLock<Regex> = LazyLock::new(|| {
 });
 static ID_CONTEXT: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(?:incident|alert|case|ticket|event\s*id|incidentid|alertid)\s*(?:id|number|no\.?)?\s*[:#]?\s*(\d{1,12})\b",
+        r"(?i)\b(?:incident|alert|case|ticket|event\s*id|incidentid|alertid)\s*(?:id|number|no\.?)?\s*[:#]?\s*([0-9]{1,12})\b",
     )
 });
 static NUMBER: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"));
+    LazyLock::new(|| re(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?"));
 static NUMBER_SUFFIX: LazyLock<Regex> =
     LazyLock::new(|| re(r"^(?:\s?(?:[KMGT]i?B|bytes?)\b|[kKMB]\b|%)"));
 static DURATION_UNIT: LazyLock<Regex> = LazyLock::new(|| {
@@ -489,9 +540,10 @@ static DURATION_UNIT: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)^[ -]?(?:ms|milliseconds?|secs?|seconds?|mins?|minutes?|hrs?|hours?|days?|weeks?|months?|years?)\b",
     )
 });
-static EVIDENCE_NUMBER: LazyLock<Regex> = LazyLock::new(|| re(r"\d+(?:[.,]\d+)*"));
-static LIST_ORDINAL: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?m)^[ \t]*(?:[#>*+-]+[ \t]*)?(?:\*\*)?\d{1,3}[.)](?:\*\*)?(?:[ \t]|$)"));
+static EVIDENCE_NUMBER: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9]+(?:[.,][0-9]+)*"));
+static LIST_ORDINAL: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?m)^[ \t]*(?:[#>*+-]+[ \t]*)?(?:\*\*)?[0-9]{1,3}[.)](?:\*\*)?(?:[ \t]|$)")
+});
 
 /// Well-known dashed words that look like host names.
 const DASH_WORDS: &[&str] = &[
@@ -644,22 +696,22 @@ struct FoundTime {
 
 static ISO_TS: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?(\s?(?:z|utc|gmt)\b|[+-]\d{2}:?\d{2}|z)?)?",
+        r"(?i)\b([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,][0-9]+)?)?(\s?(?:z|utc|gmt)\b|[+-][0-9]{2}:?[0-9]{2}|z)?)?",
     )
 });
 static SLASH_TS: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(\d{1,2})/(\d{1,2})/(\d{4})(?:,?\s+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(\s?(?:[ap]m\b|[ap]\.m\.))?(\s?(?:z|utc|gmt)\b)?)?",
+        r"(?i)\b([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})(?:,?\s+([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]+)?)?(\s?(?:[ap]m\b|[ap]\.m\.))?(\s?(?:z|utc|gmt)\b)?)?",
     )
 });
 static MONTH_TS: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(?:(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?|(\d{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?),?\s+(\d{4})(?:,?\s+(?:at\s+)?(\d{1,2}):(\d{2})(?::(\d{2}))?(\s?(?:[ap]m\b|[ap]\.m\.))?(\s?(?:z|utc|gmt)\b)?)?",
+        r"(?i)\b(?:(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+([0-9]{1,2})(?:st|nd|rd|th)?|([0-9]{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?),?\s+([0-9]{4})(?:,?\s+(?:at\s+)?([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?(\s?(?:[ap]m\b|[ap]\.m\.))?(\s?(?:z|utc|gmt)\b)?)?",
     )
 });
 static TIME_OF_DAY: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(\s?(?:[ap]m\b|[ap]\.m\.))?(\s?(?:z|utc|gmt)\b)?",
+        r"(?i)\b([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]+)?)?(\s?(?:[ap]m\b|[ap]\.m\.))?(\s?(?:z|utc|gmt)\b)?",
     )
 });
 
@@ -743,7 +795,13 @@ fn make(day: Option<i64>, tod: Option<(i64, i64)>, zone: i64) -> Option<TimeValu
 fn find_timestamps(text: &str) -> Vec<FoundTime> {
     let mut out: Vec<FoundTime> = Vec::new();
     let mut taken = Taken::default();
-    for c in ISO_TS.captures_iter(text) {
+    // Capturing regexes are the slow part of indexing: skip those that cannot match.
+    let bytes = text.as_bytes();
+    let (dash, slash, colon) =
+        (bytes.contains(&b'-'), bytes.contains(&b'/'), bytes.contains(&b':'));
+    let letters = bytes.iter().any(u8::is_ascii_alphabetic);
+    let iso = if dash { Some(ISO_TS.captures_iter(text)) } else { None };
+    for c in iso.into_iter().flatten() {
         let Some(m) = c.get(0) else { continue };
         let day = days_from_civil(
             num(c.get(1)).unwrap_or(0),
@@ -759,7 +817,8 @@ fn find_timestamps(text: &str) -> Vec<FoundTime> {
             out.push(FoundTime { span: m.range(), value, alt: None });
         }
     }
-    for c in SLASH_TS.captures_iter(text) {
+    let slashed = if slash { Some(SLASH_TS.captures_iter(text)) } else { None };
+    for c in slashed.into_iter().flatten() {
         let Some(m) = c.get(0) else { continue };
         if taken.overlaps(&m.range()) {
             continue;
@@ -781,7 +840,8 @@ fn find_timestamps(text: &str) -> Vec<FoundTime> {
         taken.insert(&m.range());
         out.push(FoundTime { span: m.range(), value, alt });
     }
-    for c in MONTH_TS.captures_iter(text) {
+    let named = if letters { Some(MONTH_TS.captures_iter(text)) } else { None };
+    for c in named.into_iter().flatten() {
         let Some(m) = c.get(0) else { continue };
         if taken.overlaps(&m.range()) {
             continue;
@@ -802,7 +862,8 @@ fn find_timestamps(text: &str) -> Vec<FoundTime> {
             out.push(FoundTime { span: m.range(), value, alt: None });
         }
     }
-    for c in TIME_OF_DAY.captures_iter(text) {
+    let clocks = if colon { Some(TIME_OF_DAY.captures_iter(text)) } else { None };
+    for c in clocks.into_iter().flatten() {
         let Some(m) = c.get(0) else { continue };
         if taken.overlaps(&m.range()) {
             continue;
@@ -916,6 +977,18 @@ fn extract(text: &str) -> Vec<Candidate> {
     let push = |taken: &mut Taken, out: &mut Vec<Candidate>, c: Candidate| {
         if c.range.is_empty() || taken.overlaps(&c.range) {
             return false;
+        }
+        // A name glued to more name characters ("abc-12--x", "evil.com-x") is a fragment of
+        // a longer token: looking it up would apply different boundaries than the evidence.
+        if !matches!(
+            c.kind,
+            ClaimKind::Number | ClaimKind::Ip | ClaimKind::Timestamp | ClaimKind::Citation
+        ) {
+            let before = text[..c.range.start].chars().next_back();
+            let after = text[c.range.end..].chars().next();
+            if before.is_some_and(is_word_char) || after.is_some_and(is_word_char) {
+                return false;
+            }
         }
         taken.insert(&c.range);
         out.push(c);
@@ -1167,6 +1240,26 @@ fn extract(text: &str) -> Vec<Candidate> {
             },
         );
     }
+    for m in CAPS_DIGITS.find_iter(text) {
+        let name = m.as_str().trim_end_matches('$');
+        // Two letters and one digit ("AB1") reads as a code, not a name; "SRV1" and "DC01"
+        // are names.
+        let letters = name.bytes().take_while(u8::is_ascii_uppercase).count();
+        let digits = name.bytes().filter(u8::is_ascii_digit).count();
+        if NOT_HOSTS.is_match(name) || (letters < 3 && digits < 2) {
+            continue;
+        }
+        push(
+            &mut taken,
+            &mut out,
+            Candidate {
+                kind: ClaimKind::Host,
+                range: m.start()..m.start() + name.len(),
+                value: name.to_lowercase(),
+                detail: Detail::None,
+            },
+        );
+    }
     for c in HOST_CONTEXT.captures_iter(text) {
         let Some(name) = c.get(1) else { continue };
         let s = name.as_str().trim_end_matches(['-', '_']);
@@ -1265,7 +1358,7 @@ fn extract(text: &str) -> Vec<Candidate> {
             Candidate {
                 kind: ClaimKind::Number,
                 range: full,
-                value: s.replace(',', ""),
+                value: text[range.start..range.end + suffix.len()].to_lowercase(),
                 detail: Detail::Numbers(ranges),
             },
         );
@@ -1278,18 +1371,19 @@ fn time_supported(ev: &EvidenceIndex, v: TimeValue) -> bool {
     match v {
         TimeValue::Instant { secs, precision } => {
             let lo = secs.div_euclid(precision) * precision;
-            ev.instants.iter().any(|&t| t >= lo && t < lo + precision)
+            ev.instants.range(lo..lo.saturating_add(precision.max(1))).next().is_some()
         }
         TimeValue::Date { day } => ev.days.contains(&day),
-        TimeValue::TimeOfDay { secs, precision } => ev.instants.iter().any(|&t| {
-            let tod = t.rem_euclid(86_400);
+        TimeValue::TimeOfDay { secs, precision } => {
             let lo = secs.div_euclid(precision) * precision;
-            tod >= lo && tod < lo + precision
-        }),
+            let within = |tod: i64| tod >= lo && tod < lo + precision;
+            ev.instants.iter().any(|&t| within(t.rem_euclid(86_400)))
+                || ev.times_of_day.iter().any(|&t| within(t))
+        }
     }
 }
 
-fn supported(ev: &mut EvidenceIndex, c: &Candidate) -> bool {
+fn supported(ev: &EvidenceIndex, c: &Candidate) -> bool {
     match &c.detail {
         Detail::Ip(ip) => ev.ips.contains(ip),
         Detail::Numbers(ranges) => ranges.iter().any(|&(lo, hi)| {
@@ -1387,7 +1481,7 @@ pub fn check(answer: &str, evidence: &EvidenceIndex) -> GuardReport {
 
 /// Checks `answer` against `evidence` with the given policy.
 pub fn check_with(answer: &str, evidence: &EvidenceIndex, policy: GuardPolicy) -> GuardReport {
-    let mut ev = evidence.clone();
+    let ev = evidence;
     let refanged = refang(answer);
     let candidates = extract(&refanged.text);
     let mut claims = Vec::with_capacity(candidates.len());
@@ -1399,7 +1493,7 @@ pub fn check_with(answer: &str, evidence: &EvidenceIndex, policy: GuardPolicy) -
         let ok = match cache.get(&key) {
             Some(&ok) => ok,
             None => {
-                let ok = supported(&mut ev, c);
+                let ok = supported(ev, c);
                 cache.insert(key, ok);
                 ok
             }
@@ -1432,11 +1526,14 @@ pub fn check_with(answer: &str, evidence: &EvidenceIndex, policy: GuardPolicy) -
             let mut out = String::with_capacity(answer.len() + bad.len() * 14);
             let mut last = 0;
             for c in &bad {
-                out.push_str(&answer[last..c.span.end]);
-                out.push_str(" [unsupported]");
-                last = c.span.end;
+                // Spans are disjoint and in order; `get` keeps a surprise from panicking.
+                if let Some(piece) = answer.get(last..c.span.end) {
+                    out.push_str(piece);
+                    out.push_str(" [unsupported]");
+                    last = c.span.end;
+                }
             }
-            out.push_str(&answer[last..]);
+            out.push_str(answer.get(last..).unwrap_or_default());
             let note = format!(
                 "Flagged {} claim{} not supported by the evidence: {}.",
                 bad.len(),

@@ -143,11 +143,21 @@ impl HttpClient {
         // reqwest is built without a default rustls crypto provider (aws-lc needs cmake and a
         // long C build); install ring's as the process default unless one already is.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::blocking::Client::builder()
-            .timeout(opts.timeout)
-            .connect_timeout(opts.connect_timeout)
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        // Built on a thread of its own: the blocking client refuses to start inside an async
+        // runtime, and providers may be created from one (a server's startup).
+        let (timeout, connect_timeout) = (opts.timeout, opts.connect_timeout);
+        let client = std::thread::scope(|scope| {
+            scope
+                .spawn(move || {
+                    reqwest::blocking::Client::builder()
+                        .timeout(timeout)
+                        .connect_timeout(connect_timeout)
+                        .build()
+                })
+                .join()
+        })
+        .map_err(|_| Error::Config("cannot build the HTTP client (its thread failed)".into()))?
+        .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(HttpClient { client, opts, extra_retry, secrets: Vec::new() })
     }
 

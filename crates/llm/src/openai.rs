@@ -277,8 +277,22 @@ impl Provider for OpenAiProvider {
         on_event: &mut dyn FnMut(StreamEvent),
         cancel: &CancelToken,
     ) -> Result<ChatResponse> {
-        let body = self.request_body(request);
-        let opened = self.http.post_json(&self.url, &self.headers, &body, cancel)?;
+        let mut body = self.request_body(request);
+        // A server that rejects one of our optional parameters (OpenAI's reasoning models
+        // want `max_completion_tokens` and no `temperature`; some older local servers reject
+        // `stream_options`) gets the request again without it, a few times at most.
+        let mut adapted = 0;
+        let opened = loop {
+            match self.http.post_json(&self.url, &self.headers, &body, cancel) {
+                Ok(opened) => break opened,
+                Err(Error::Http { status: 400, message, .. })
+                    if adapted < 3 && adapt(&mut body, &message) =>
+                {
+                    adapted += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let mut acc = Accumulator::default();
         if opened.is_sse() {
             read_stream(opened, &mut acc, on_event, cancel)?;
@@ -288,6 +302,26 @@ impl Provider for OpenAiProvider {
         }
         Ok(acc.finish(request, &self.model, on_event))
     }
+}
+
+/// Rewrites `body` after a 400 that names a parameter the server does not accept; `false`
+/// when the message names nothing we can drop or rename.
+fn adapt(body: &mut Value, message: &str) -> bool {
+    let Some(obj) = body.as_object_mut() else { return false };
+    let m = message.to_ascii_lowercase();
+    if m.contains("max_completion_tokens") && obj.contains_key("max_tokens") {
+        if let Some(v) = obj.remove("max_tokens") {
+            obj.insert("max_completion_tokens".into(), v);
+        }
+        return true;
+    }
+    for key in ["stream_options", "temperature", "seed", "tool_choice"] {
+        if m.contains(key) && obj.contains_key(key) {
+            obj.remove(key);
+            return true;
+        }
+    }
+    false
 }
 
 fn read_stream(
@@ -374,8 +408,9 @@ impl Accumulator {
                 }
                 if let Some(f) = call.get("function") {
                     if let Some(name) = f.get("name").and_then(Value::as_str) {
-                        // Names arrive whole in the first delta; a few servers repeat them.
-                        if !slot.name.ends_with(name) || slot.name.is_empty() {
+                        // Names arrive whole in the first delta; a few servers repeat them
+                        // in every delta, a few split them.
+                        if slot.name != name {
                             slot.name.push_str(name);
                         }
                     }

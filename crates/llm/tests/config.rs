@@ -60,6 +60,7 @@ time_budget_secs = 90
     assert_eq!(cfg.temperature, Some(0.2));
     assert_eq!((cfg.seed, cfg.max_steps, cfg.time_budget_secs), (Some(7), 6, 90));
     assert_eq!(cfg.http_options().max_retries, 5);
+    assert_eq!(cfg.summary(), "openai qwen2.5:7b at http://localhost:11434/v1");
 
     let cfg = from(
         text,
@@ -92,6 +93,11 @@ fn validation_names_the_setting_and_the_file() {
     let m = config_error(from("[llm]\nbackend = \"openai\"\nmodel = \"m\"\n", &[]));
     assert!(m.contains("[llm] url is required for the openai backend"), "{m}");
     assert!(m.contains("BULWARK_LLM_URL") && m.contains("/data/bulwark.toml"), "{m}");
+    let m = config_error(from(
+        "[llm]\nbackend = \"openai\"\nurl = \"https://api.openai.com/v1\"\nmodel = \"gpt-4o\"\n",
+        &[],
+    ));
+    assert!(m.contains("api_key is required") && m.contains("BULWARK_LLM_KEY"), "{m}");
     let m = config_error(from("[llm]\nbackend = \"local\"\n", &[]));
     assert!(m.contains("model_path is required for the local backend"), "{m}");
     let m = config_error(from(
@@ -185,4 +191,19 @@ fn connect_remote_talks_to_an_openai_compatible_server() {
         .unwrap();
     assert_eq!(resp.message.content, "pong");
     assert!(!server.seen()[0].headers.contains_key("authorization"));
+}
+
+#[test]
+fn providers_can_be_built_and_dropped_inside_an_async_runtime() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let cfg = from(
+            "[llm]\nbackend = \"openai\"\nurl = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n",
+            &[],
+        )
+        .unwrap();
+        let p = connect_remote(&cfg).unwrap().unwrap();
+        assert_eq!(p.model(), "m");
+        drop(p);
+    });
 }

@@ -147,10 +147,20 @@ fn not_claims_are_left_alone() {
     let ev = EvidenceIndex::new();
     let answer = "1. Review the SHA-256 values on x64 hosts running Win10 in 2024.\n2) Use UTF-8.\n\
 3. Patch Windows Server 2019 and Windows 10, require TLS 1.2 and 64-bit builds.\n\
-4. Watch the next 24 hours and re-run in 15 minutes.";
+4. Watch the next 24 hours and re-run in 15 minutes.\n\
+5. Hash with SHA256 or MD5, map to T1059, install KB5034441, require TLS13 and SMB3.";
     let report = check(answer, &ev);
     assert!(report.claims.is_empty(), "{:?}", report.claims);
     assert_eq!(report.text, answer);
+}
+
+#[test]
+fn capital_digit_host_names() {
+    let mut ev = EvidenceIndex::new();
+    ev.add_json(&json!({"Computer": "DC01.contoso.local", "Other": "SRV7"}));
+    let report = check("DC01 and SRV7 were targeted. DC02 was not. Then WKS042$ logged on.", &ev);
+    let bad: Vec<&str> = report.unsupported().iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(bad, vec!["DC02", "WKS042"]);
 }
 
 #[test]
@@ -308,4 +318,148 @@ fn hostile_input_never_panics() {
         "Host WS-FIN-07 sent 1,234 bytes to 10.0.0.1 at 2024-05-01T10:22:33Z [E1]. ".repeat(5_000);
     let report = check(&big, &ev);
     assert_eq!(report.claims.len(), 5_000 * 5);
+}
+
+#[test]
+fn random_fragment_soup_never_panics() {
+    // Deterministic xorshift so failures reproduce.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let fragments = [
+        "[.]",
+        "(.)",
+        "[dot]",
+        "hxxp",
+        "hXXps://",
+        "://",
+        "10.",
+        "0.",
+        "255",
+        "::",
+        "fe80",
+        "1,",
+        "234",
+        ".5",
+        "k ",
+        "MB",
+        "%",
+        "é",
+        "İ",
+        "ǅ",
+        "\u{202e}",
+        "\u{200b}",
+        "𝟙",
+        "\n",
+        "```",
+        "|",
+        "- ",
+        "1. ",
+        "[E",
+        "]",
+        "E3",
+        "–",
+        "-",
+        "WS",
+        "host ",
+        "device ",
+        "incident ",
+        "#",
+        "@",
+        "\\",
+        "C:\\",
+        "/",
+        "2024-",
+        "05-01",
+        "T10:",
+        "22",
+        ":33Z",
+        " AM",
+        "May ",
+        "1st, ",
+        "CVE-",
+        "da637a1b-0c2d-",
+        "e3b0c442",
+        "98fc1c14",
+        ".com",
+        ".exe",
+        " ",
+        ". ",
+        "! ",
+        "?",
+        "\"",
+        "'",
+        "`",
+        "\r",
+    ];
+    let mut ev = EvidenceIndex::new();
+    ev.add("ws-fin-07 10.0.0.5 2024-05-01T10:22:33Z evil.com 1,234");
+    for round in 0..2_000 {
+        let len = (next() % 40) as usize;
+        let answer: String =
+            (0..len).map(|_| fragments[(next() % fragments.len() as u64) as usize]).collect();
+        let policy = if round % 2 == 0 { GuardPolicy::Remove } else { GuardPolicy::Flag };
+        let report = check_with(&answer, &ev, policy);
+        for c in &report.claims {
+            assert_eq!(answer.get(c.span.clone()), Some(c.text.as_str()), "{answer:?}");
+        }
+        if report.is_clean() {
+            assert_eq!(report.text, answer);
+        }
+        // Indexing arbitrary text as evidence must not panic either.
+        let mut e2 = EvidenceIndex::new();
+        e2.add(&answer);
+        // Everything the answer says is in its own evidence, citations aside.
+        let self_check = check(&answer, &e2);
+        for c in self_check.unsupported() {
+            // Citations need items; scaled numbers (`234k`) are not their own digits.
+            let scaled =
+                c.kind == ClaimKind::Number && c.text.bytes().any(|b| b.is_ascii_alphabetic());
+            assert!(
+                c.kind == ClaimKind::Citation || scaled,
+                "{:?} unsupported by its own text {answer:?}",
+                c
+            );
+        }
+    }
+}
+
+#[test]
+fn citation_lists_and_ranges() {
+    let mut ev = EvidenceIndex::new();
+    for i in 0..3 {
+        ev.add(&format!("item {i}"));
+    }
+    assert!(check("Seen twice [E1, E3] and across [E1–E3].", &ev).is_clean());
+    let report = check("Seen [E2; E4]. Also [E2-E9].", &ev);
+    let bad: Vec<&str> = report.unsupported().iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(bad, vec!["[E2; E4]", "[E2-E9]"]);
+    assert!(report.text.starts_with("Seen. Also."), "{}", report.text);
+    // A caller that numbers its own evidence.
+    ev.set_item_count(9);
+    assert!(check("Also [E2-E9].", &ev).is_clean());
+}
+
+#[test]
+fn flagging_a_defanged_claim_marks_the_original_text() {
+    let report =
+        check_with("Block hxxp://bad[.]example/x now.", &EvidenceIndex::new(), GuardPolicy::Flag);
+    assert!(
+        report.text.starts_with("Block hxxp://bad[.]example/x [unsupported] now."),
+        "{}",
+        report.text
+    );
+    assert_eq!(report.claims[0].kind, ClaimKind::Url);
+}
+
+#[test]
+fn notes_do_not_carry_invisible_characters() {
+    let report = check("Dropped C:\\Temp\\inv\u{202e}fdp.exe here.", &EvidenceIndex::new());
+    let note = report.note.unwrap();
+    assert!(note.contains("C:\\Temp\\invfdp.exe"), "{note}");
+    assert!(!note.contains('\u{202e}'));
 }

@@ -372,3 +372,36 @@ fn a_mid_stream_error_event_fails_the_request() {
     let (out, _) = run(&p, &ChatRequest::new(vec![Message::user("q")]));
     assert!(matches!(&out, Err(Error::Protocol(m)) if m.contains("model crashed")), "{out:?}");
 }
+
+#[test]
+fn rejected_optional_parameters_are_adapted() {
+    let server = Server::start(|_, seen| {
+        if seen.body.get("max_tokens").is_some() {
+            return Reply::json(
+                400,
+                json!({"error": {"message": "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", "type": "invalid_request_error", "param": "max_tokens"}}),
+            );
+        }
+        if seen.body.get("temperature").is_some() {
+            return Reply::json(
+                400,
+                json!({"error": {"message": "Unsupported value: 'temperature' does not support 0 with this model. Only the default (1) value is supported."}}),
+            );
+        }
+        Reply::sse(vec![(0, text_chunk("adapted")), (0, "data: [DONE]\n\n".into())])
+    });
+    let p = provider(&server, fast(0));
+    let mut req = ChatRequest::new(vec![Message::user("q")]);
+    req.max_tokens = Some(99);
+    let (out, _) = run(&p, &req);
+    assert_eq!(out.unwrap().message.content, "adapted");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[2].body["max_completion_tokens"], 99);
+    // Other 400s are not retried.
+    let server =
+        Server::start(|_, _| Reply::json(400, json!({"error": {"message": "bad messages"}})));
+    let (out, _) = run(&provider(&server, fast(3)), &req);
+    assert!(matches!(out, Err(Error::Http { status: 400, .. })));
+    assert_eq!(server.attempts(), 1);
+}
