@@ -38,6 +38,24 @@ pub struct LlmSettings {
     pub max_tokens: Option<u32>,
     /// What the grounding guard does with unsupported claims.
     pub guard: GuardPolicy,
+    /// Sampling seed, for backends that take one.
+    pub seed: Option<u64>,
+}
+
+impl LlmSettings {
+    /// The settings of an `[llm]` configuration (`max_steps`, `time_budget_secs`,
+    /// `temperature`, `max_tokens`, `seed`); the rest keep their defaults.
+    pub fn from_config(cfg: &bulwark_llm::LlmConfig) -> LlmSettings {
+        let d = LlmSettings::default();
+        LlmSettings {
+            max_steps: (cfg.max_steps as usize).max(1),
+            time_budget: Duration::from_secs(cfg.time_budget_secs.max(1)),
+            temperature: cfg.temperature.unwrap_or(d.temperature),
+            max_tokens: cfg.max_tokens.or(d.max_tokens),
+            seed: cfg.seed,
+            ..d
+        }
+    }
 }
 
 impl Default for LlmSettings {
@@ -48,6 +66,7 @@ impl Default for LlmSettings {
             temperature: 0.0,
             max_tokens: Some(1024),
             guard: GuardPolicy::Remove,
+            seed: None,
         }
     }
 }
@@ -126,6 +145,7 @@ impl LlmClient {
         let mut r = ChatRequest::new(messages);
         r.temperature = self.settings.temperature;
         r.max_tokens = self.settings.max_tokens;
+        r.seed = self.settings.seed;
         r
     }
 
@@ -226,5 +246,26 @@ impl LlmClient {
     /// Tokens used so far.
     pub fn usage(&self) -> TokenUsage {
         self.meter.lock().map(|m| m.usage.clone()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::field_reassign_with_default)] // `LlmConfig` has private fields
+    fn settings_follow_the_configuration() {
+        let mut cfg = bulwark_llm::LlmConfig::default();
+        cfg.max_steps = 6;
+        cfg.time_budget_secs = 30;
+        cfg.temperature = Some(0.2);
+        cfg.max_tokens = Some(512);
+        cfg.seed = Some(42);
+        let s = LlmSettings::from_config(&cfg);
+        assert_eq!(s.max_steps, 6);
+        assert_eq!(s.time_budget, Duration::from_secs(30));
+        assert_eq!((s.temperature, s.max_tokens, s.seed), (0.2, Some(512), Some(42)));
+        assert_eq!(s.guard, GuardPolicy::Remove);
     }
 }
