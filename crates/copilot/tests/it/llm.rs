@@ -206,7 +206,7 @@ fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::parse_from_rfc3339("2026-11-21T00:00:00Z").expect("time").into()
 }
 
-fn plain() -> Copilot {
+pub(crate) fn plain() -> Copilot {
     Copilot::open(tenant_dir()).expect("copilot").with_now(now())
 }
 

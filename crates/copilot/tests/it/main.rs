@@ -3,4 +3,5 @@
 mod eval;
 mod llm;
 mod nl2kql;
+mod openai_wire;
 mod tenant;
