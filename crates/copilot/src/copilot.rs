@@ -203,8 +203,9 @@ impl Copilot {
         self.ask_with_history(prompt, session, &[], on_event)
     }
 
-    /// [`Copilot::ask_with_events`] with the session's earlier questions, given to the model
-    /// as context (the deterministic path ignores them: it has the session context).
+    /// [`Copilot::ask_with_events`] with a short summary of the session's earlier turns
+    /// (`question → answer headline`), given to the model as context (the deterministic path
+    /// ignores them: it has the session context).
     pub fn ask_with_history(
         &self,
         prompt: &str,

@@ -513,10 +513,23 @@ impl Copilot {
             None => store.create(None)?,
         };
         let mut context = store.context(&id)?;
-        // The model gets the session's earlier questions; the deterministic path does not
+        // The model gets the session's earlier turns (question → answer headline); the
+        // deterministic path does not
         // need them (it has the context), so the history is read only with a model.
         let previous: Vec<String> = if self.llm_name().is_some() {
-            store.history(&id)?.into_iter().map(|t| t.prompt).collect()
+            store
+                .history(&id)?
+                .into_iter()
+                .map(|t| {
+                    let (headline, _) = answer_gist(&t.markdown);
+                    let headline = crate::entities::cut(&headline, 160);
+                    if headline.is_empty() {
+                        t.prompt
+                    } else {
+                        format!("{} → {headline}", t.prompt)
+                    }
+                })
+                .collect()
         } else {
             Vec::new()
         };

@@ -90,7 +90,7 @@ pub fn session_lines(session: &SessionContext, previous: &[String]) -> Option<St
         lines.push(format!("- last query: {}", crate::entities::cut(q, 400).replace('\n', " ")));
     }
     for p in previous.iter().rev().take(3).rev() {
-        lines.push(format!("- earlier question: {}", crate::entities::cut(p, 200)));
+        lines.push(format!("- earlier turn: {}", crate::entities::cut(p, 300)));
     }
     if lines.is_empty() { None } else { Some(fence("session context", &lines.join("\n"))) }
 }
@@ -156,7 +156,7 @@ mod tests {
         let text = session_lines(&s, &["earlier?".into()]).unwrap_or_default();
         assert!(text.starts_with("<untrusted-data source=\"session context\">"), "{text}");
         assert_eq!(text.matches("</untrusted-data>").count(), 1, "{text}");
-        assert!(text.contains("- earlier question: earlier?"));
+        assert!(text.contains("- earlier turn: earlier?"));
         assert_eq!(session_lines(&SessionContext::default(), &[]), None);
     }
 

@@ -637,7 +637,9 @@ fn sessions_record_token_usage() {
     // The second planning request carried the first question as context.
     let reqs = model.requests();
     assert!(
-        reqs[3].messages[1].content.contains("earlier question: what ran on wks-fin-003?"),
+        reqs[3].messages[1].content.contains(
+            "earlier turn: what ran on wks-fin-003? → Three processes ran on wks-fin-003 [E1]."
+        ),
         "{}",
         reqs[3].messages[1].content
     );
