@@ -8,15 +8,20 @@
 //! Modules:
 //! * [`chat`] — messages, tools, requests, responses, usage, stream events, cancellation.
 //! * [`provider`] — the [`Provider`] trait.
+//! * [`local`] — an in-process GGUF model on the CPU (candle): [`local::LocalModel`].
+//! * [`serve`] — an OpenAI-compatible HTTP server over any provider.
 #![deny(missing_docs)]
 
 pub mod chat;
 mod error;
+pub mod local;
 pub mod provider;
+pub mod serve;
 
 pub use chat::{
     CancelToken, ChatRequest, ChatResponse, FinishReason, Message, Role, StreamEvent, ToolCall,
     ToolChoice, ToolSpec, Usage,
 };
 pub use error::{Error, Result};
+pub use local::{LocalModel, LocalOptions};
 pub use provider::{Provider, estimate_tokens};
