@@ -17,7 +17,8 @@ fn main() {
 
     // Prompt processing: a long prompt, one generated token.
     let long = "Summarise the following alert. ".to_string()
-        + &"Suspicious PowerShell spawned by winword.exe on host WS-042 contacting 203.0.113.7. ".repeat(20);
+        + &"Suspicious PowerShell spawned by winword.exe on host WS-042 contacting 203.0.113.7. "
+            .repeat(20);
     let mut request = ChatRequest::new(vec![Message::user(long)]);
     request.max_tokens = Some(1);
     let _ = run(&model, &request); // warm-up
@@ -61,10 +62,9 @@ fn run(model: &dyn Provider, request: &ChatRequest) -> (usize, usize) {
 
 /// Per-request cost of the HTTP layer: the same 1-token request directly and through `serve`.
 fn http_overhead(model: Arc<LocalModel>) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
     let address = listener.local_addr().expect("address");
     let provider: Arc<dyn Provider> = model.clone();
     runtime.spawn(bulwark_llm::serve::serve(listener, provider, std::future::pending()));

@@ -113,7 +113,9 @@ impl ApiError {
             Error::Connect { .. } | Error::Http { .. } | Error::Protocol(_) => {
                 (StatusCode::BAD_GATEWAY, "server_error", Some("upstream_error"), None)
             }
-            Error::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "server_error", Some("timeout"), None),
+            Error::Timeout(_) => {
+                (StatusCode::GATEWAY_TIMEOUT, "server_error", Some("timeout"), None)
+            }
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", None, None),
         };
         ApiError { status, message, kind, param, code }
@@ -209,11 +211,8 @@ async fn chat_completions(
         code: Some("invalid_json"),
     })?;
     let parsed = parse_request(&value)?;
-    let id = format!(
-        "chatcmpl-{:x}{:06x}",
-        unix_now(),
-        state.next_id.fetch_add(1, Ordering::Relaxed)
-    );
+    let id =
+        format!("chatcmpl-{:x}{:06x}", unix_now(), state.next_id.fetch_add(1, Ordering::Relaxed));
     let created = unix_now();
     let cancel = CancelToken::new();
     let mut guard = CancelOnDrop { token: cancel.clone(), armed: true };
@@ -242,7 +241,9 @@ async fn chat_completions(
             match rx.recv().await {
                 Some(Update::Done(result)) => break result,
                 Some(Update::Event(_)) => {}
-                None => return Err(ApiError::internal("the generation thread stopped unexpectedly")),
+                None => {
+                    return Err(ApiError::internal("the generation thread stopped unexpectedly"));
+                }
             }
         };
         guard.armed = false;
@@ -270,10 +271,7 @@ async fn chat_completions(
     };
     tokio::spawn(forward_stream(first, rx, body_tx, chunks, guard));
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(body_rx));
-    Ok((
-        [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")],
-        body,
-    )
+    Ok(([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], body)
         .into_response())
 }
 
@@ -291,7 +289,20 @@ async fn forward_stream(
         return;
     }
     let mut next = Some(first);
-    while let Some(update) = next.take().or(rx.recv().await) {
+    loop {
+        let update = match next.take() {
+            Some(update) => update,
+            None => match rx.recv().await {
+                Some(update) => update,
+                None => {
+                    // The generation thread ended without a result (it panicked).
+                    guard.armed = false;
+                    let error = ApiError::internal("the generation thread stopped unexpectedly");
+                    let _ = body.send(Ok(sse(&error.body()))).await;
+                    return;
+                }
+            },
+        };
         match update {
             Update::Event(StreamEvent::Token(text)) => {
                 let chunk = chunks.chunk(json!({"content": text}), None);
@@ -454,7 +465,8 @@ struct ParsedRequest {
 
 /// Reads OpenAI's chat completion request, naming the first bad field.
 fn parse_request(value: &Value) -> Result<ParsedRequest, ApiError> {
-    let root = value.as_object().ok_or_else(|| ApiError::invalid("body", "expected a JSON object"))?;
+    let root =
+        value.as_object().ok_or_else(|| ApiError::invalid("body", "expected a JSON object"))?;
     let field = |name: &str| root.get(name).filter(|v| !v.is_null());
     if let Some(model) = field("model")
         && !model.is_string()
@@ -473,7 +485,8 @@ fn parse_request(value: &Value) -> Result<ParsedRequest, ApiError> {
     };
     let mut request = ChatRequest::new(messages);
     if let Some(tools) = field("tools") {
-        let items = tools.as_array().ok_or_else(|| ApiError::invalid("tools", "expected an array"))?;
+        let items =
+            tools.as_array().ok_or_else(|| ApiError::invalid("tools", "expected an array"))?;
         request.tools = items
             .iter()
             .enumerate()
@@ -514,14 +527,16 @@ fn parse_request(value: &Value) -> Result<ParsedRequest, ApiError> {
     }
     if let Some(t) = field("temperature") {
         let t = t.as_f64().filter(|t| (0.0..=2.0).contains(t));
-        request.temperature =
-            t.ok_or_else(|| ApiError::invalid("temperature", "expected a number from 0 to 2"))? as f32;
+        request.temperature = t
+            .ok_or_else(|| ApiError::invalid("temperature", "expected a number from 0 to 2"))?
+            as f32;
     }
     for name in ["max_completion_tokens", "max_tokens"] {
         if let Some(max) = field(name) {
             let max = max.as_u64().and_then(|m| u32::try_from(m).ok());
-            request.max_tokens =
-                Some(max.ok_or_else(|| ApiError::invalid(name, "expected a non-negative integer"))?);
+            request.max_tokens = Some(
+                max.ok_or_else(|| ApiError::invalid(name, "expected a non-negative integer"))?,
+            );
             break;
         }
     }
@@ -566,7 +581,8 @@ fn parse_request(value: &Value) -> Result<ParsedRequest, ApiError> {
 }
 
 fn parse_message(value: &Value, at: &str) -> Result<Message, ApiError> {
-    let object = value.as_object().ok_or_else(|| ApiError::invalid(at, "expected a message object"))?;
+    let object =
+        value.as_object().ok_or_else(|| ApiError::invalid(at, "expected a message object"))?;
     let role = match object.get("role").and_then(Value::as_str) {
         Some("system" | "developer") => Role::System,
         Some("user") => Role::User,
@@ -590,7 +606,12 @@ fn parse_message(value: &Value, at: &str) -> Result<Message, ApiError> {
                 match part.get("type").and_then(Value::as_str) {
                     Some("text") => match part.get("text").and_then(Value::as_str) {
                         Some(t) => text.push_str(t),
-                        None => return Err(ApiError::invalid(format!("{here}.text"), "expected a string")),
+                        None => {
+                            return Err(ApiError::invalid(
+                                format!("{here}.text"),
+                                "expected a string",
+                            ));
+                        }
                     },
                     Some(other) => {
                         return Err(ApiError::invalid(
@@ -604,7 +625,10 @@ fn parse_message(value: &Value, at: &str) -> Result<Message, ApiError> {
             text
         }
         Some(_) => {
-            return Err(ApiError::invalid(format!("{at}.content"), "expected a string, null or an array of parts"));
+            return Err(ApiError::invalid(
+                format!("{at}.content"),
+                "expected a string, null or an array of parts",
+            ));
         }
     };
     let mut message = Message { role, content, tool_calls: Vec::new(), tool_call_id: None };
@@ -621,23 +645,25 @@ fn parse_message(value: &Value, at: &str) -> Result<Message, ApiError> {
             let function = call
                 .get("function")
                 .ok_or_else(|| ApiError::invalid(format!("{here}.function"), "is required"))?;
-            let name = function
-                .get("name")
-                .and_then(Value::as_str)
-                .ok_or_else(|| ApiError::invalid(format!("{here}.function.name"), "expected a string"))?;
+            let name = function.get("name").and_then(Value::as_str).ok_or_else(|| {
+                ApiError::invalid(format!("{here}.function.name"), "expected a string")
+            })?;
             let arguments = match function.get("arguments") {
                 None | Some(Value::Null) => "{}".to_string(),
                 Some(Value::String(s)) => s.clone(),
                 Some(other) => other.to_string(),
             };
-            message.tool_calls.push(ToolCall { id: id.to_string(), name: name.to_string(), arguments });
+            message.tool_calls.push(ToolCall {
+                id: id.to_string(),
+                name: name.to_string(),
+                arguments,
+            });
         }
     }
     if role == Role::Tool {
-        let id = object
-            .get("tool_call_id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::invalid(format!("{at}.tool_call_id"), "is required for tool messages"))?;
+        let id = object.get("tool_call_id").and_then(Value::as_str).ok_or_else(|| {
+            ApiError::invalid(format!("{at}.tool_call_id"), "is required for tool messages")
+        })?;
         message.tool_call_id = Some(id.to_string());
     }
     Ok(message)
@@ -647,26 +673,37 @@ fn parse_tool(value: &Value, at: &str) -> Result<ToolSpec, ApiError> {
     if let Some(kind) = value.get("type").and_then(Value::as_str)
         && kind != "function"
     {
-        return Err(ApiError::invalid(format!("{at}.type"), format!("only `function` tools are supported, not `{kind}`")));
+        return Err(ApiError::invalid(
+            format!("{at}.type"),
+            format!("only `function` tools are supported, not `{kind}`"),
+        ));
     }
     let function = value
         .get("function")
         .and_then(Value::as_object)
         .ok_or_else(|| ApiError::invalid(format!("{at}.function"), "expected an object"))?;
-    let name = function
-        .get("name")
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::invalid(format!("{at}.function.name"), "expected a non-empty string"))?;
+    let name = function.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()).ok_or_else(
+        || ApiError::invalid(format!("{at}.function.name"), "expected a non-empty string"),
+    )?;
     let description = match function.get("description") {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
-        Some(_) => return Err(ApiError::invalid(format!("{at}.function.description"), "expected a string")),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                format!("{at}.function.description"),
+                "expected a string",
+            ));
+        }
     };
     let parameters = match function.get("parameters") {
         None | Some(Value::Null) => json!({"type": "object", "properties": {}}),
         Some(p @ Value::Object(_)) => p.clone(),
-        Some(_) => return Err(ApiError::invalid(format!("{at}.function.parameters"), "expected a JSON Schema object")),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                format!("{at}.function.parameters"),
+                "expected a JSON Schema object",
+            ));
+        }
     };
     Ok(ToolSpec { name: name.to_string(), description, parameters })
 }
@@ -721,14 +758,32 @@ mod tests {
             (json!({"messages": [{"role": "robot", "content": "x"}]}), "messages[0].role"),
             (json!({"messages": [{"content": "x"}]}), "messages[0].role"),
             (json!({"messages": [{"role": "user", "content": 5}]}), "messages[0].content"),
-            (json!({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}), "messages[0].content[0].type"),
+            (
+                json!({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}),
+                "messages[0].content[0].type",
+            ),
             (json!({"messages": [{"role": "tool", "content": "x"}]}), "messages[0].tool_call_id"),
-            (json!({"messages": [{"role": "assistant", "tool_calls": [{"id": "c"}]}]}), "messages[0].tool_calls[0].function"),
-            (json!({"messages": [{"role": "user", "content": "x"}], "temperature": "hot"}), "temperature"),
-            (json!({"messages": [{"role": "user", "content": "x"}], "max_tokens": -3}), "max_tokens"),
+            (
+                json!({"messages": [{"role": "assistant", "tool_calls": [{"id": "c"}]}]}),
+                "messages[0].tool_calls[0].function",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "temperature": "hot"}),
+                "temperature",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "max_tokens": -3}),
+                "max_tokens",
+            ),
             (json!({"messages": [{"role": "user", "content": "x"}], "stop": [1]}), "stop[0]"),
-            (json!({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", "function": {}}]}), "tools[0].function.name"),
-            (json!({"messages": [{"role": "user", "content": "x"}], "tool_choice": "sometimes"}), "tool_choice"),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", "function": {}}]}),
+                "tools[0].function.name",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "tool_choice": "sometimes"}),
+                "tool_choice",
+            ),
             (json!({"messages": [{"role": "user", "content": "x"}], "n": 2}), "n"),
             (json!({"messages": [{"role": "user", "content": "x"}], "model": 3}), "model"),
         ];
@@ -744,7 +799,11 @@ mod tests {
     fn tool_only_replies_have_null_content() {
         let response = ChatResponse {
             message: Message {
-                tool_calls: vec![ToolCall { id: "call_0".into(), name: "f".into(), arguments: "{}".into() }],
+                tool_calls: vec![ToolCall {
+                    id: "call_0".into(),
+                    name: "f".into(),
+                    arguments: "{}".into(),
+                }],
                 ..Message::assistant("")
             },
             finish_reason: FinishReason::ToolCalls,

@@ -17,11 +17,11 @@
 //!
 //! [candle]: https://github.com/huggingface/candle
 use crate::chat::{
-    CancelToken, ChatRequest, ChatResponse, FinishReason, Message, StreamEvent, ToolChoice, Usage,
+    CancelToken, ChatRequest, ChatResponse, FinishReason, Message, StreamEvent, Usage,
 };
 use crate::provider::{Provider, estimate_tokens};
 use crate::{Error, Result};
-use candle_core::quantized::gguf_file;
+use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::LogitsProcessor;
 use candle_transformers::models::{quantized_llama, quantized_qwen2};
@@ -111,8 +111,9 @@ impl LocalModel {
     pub fn load(path: &Path, options: LocalOptions) -> Result<LocalModel> {
         let io = |source| Error::Io { path: path.display().to_string(), source };
         let mut file = std::fs::File::open(path).map_err(io)?;
-        let content = gguf_file::Content::read(&mut file)
-            .map_err(|e| Error::Model(format!("{}: not a readable GGUF file: {e}", path.display())))?;
+        let content = gguf_file::Content::read(&mut file).map_err(|e| {
+            Error::Model(format!("{}: not a readable GGUF file: {e}", path.display()))
+        })?;
         let md = &content.metadata;
         let architecture = tokenizer::string(md, "general.architecture").unwrap_or("").to_string();
 
@@ -136,7 +137,8 @@ impl LocalModel {
         )?;
         // End-of-turn tokens: the declared EOS plus the usual chat markers when present.
         let mut eos_ids: Vec<u32> = eos.iter().map(|(id, _)| *id).collect();
-        for marker in ["<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<|end_of_text|>", "<|eom_id|>"] {
+        for marker in ["<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<|end_of_text|>", "<|eom_id|>"]
+        {
             if let Some(id) = tok.token_to_id(marker)
                 && !eos_ids.contains(&id)
             {
@@ -150,10 +152,11 @@ impl LocalModel {
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(quantized_llama::MAX_SEQ_LEN);
         let device = Device::Cpu;
+        let (content, mut reader) = requantize(content, &mut file, &device)?;
         let (weights, limit) = match architecture.as_str() {
             "llama" => (
                 Weights::Llama(
-                    quantized_llama::ModelWeights::from_gguf(content, &mut file, &device)
+                    quantized_llama::ModelWeights::from_gguf(content, &mut reader, &device)
                         .map_err(model_err)?,
                 ),
                 // candle precomputes RoPE for this many positions only.
@@ -161,7 +164,7 @@ impl LocalModel {
             ),
             "qwen2" => (
                 Weights::Qwen2(
-                    quantized_qwen2::ModelWeights::from_gguf(content, &mut file, &device)
+                    quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, &device)
                         .map_err(model_err)?,
                 ),
                 trained,
@@ -250,11 +253,7 @@ impl Provider for LocalModel {
     ) -> Result<ChatResponse> {
         let tools = ChatTemplate::tools_active(request);
         let prompt = self.template.render(request)?;
-        let prefill = if tools && request.tool_choice == ToolChoice::Required {
-            template::FORCED_CALL_PREFILL
-        } else {
-            ""
-        };
+        let prefill = template::forced_call_prefill(request).unwrap_or_default();
         let ids = self.prompt_ids(&prompt)?;
         let prompt_tokens = ids.len();
         let window = self.context_window;
@@ -274,7 +273,7 @@ impl Provider for LocalModel {
             }
         };
         let mut emit = |text: &str| on_event(StreamEvent::Token(text.to_string()));
-        let mut gate = tools::TextGate::new(&request.stop, tools, prefill);
+        let mut gate = tools::TextGate::new(&request.stop, tools, &prefill);
         let mut generated = 0usize;
         let mut finish = FinishReason::Length;
         if max_tokens > 0 {
@@ -325,9 +324,85 @@ impl Provider for LocalModel {
         Ok(ChatResponse {
             message: Message { tool_calls: reply.calls, ..Message::assistant(reply.content) },
             finish_reason: finish,
-            usage: Usage { prompt_tokens: prompt_tokens as u64, completion_tokens: generated as u64 },
+            usage: Usage {
+                prompt_tokens: prompt_tokens as u64,
+                completion_tokens: generated as u64,
+            },
             model: self.name.clone(),
         })
+    }
+}
+
+/// Weight formats candle multiplies with scalar code only (no SIMD kernel on any CPU).
+const SCALAR_ONLY: [GgmlDType; 3] = [GgmlDType::Q4_1, GgmlDType::Q5_0, GgmlDType::Q5_1];
+
+/// The model file as read, or an in-memory copy whose [`SCALAR_ONLY`] tensors are
+/// re-quantized to Q8_0, which candle runs with AVX2 (and NEON): about an order of magnitude
+/// faster on the test model (Q4_1) for ~1.7x the memory. Q8_0 keeps 8 bits per weight, so the
+/// conversion adds an error of at most 1/254 of a block's largest weight, far below the
+/// original 4/5-bit step.
+fn requantize(
+    content: gguf_file::Content,
+    file: &mut std::fs::File,
+    device: &Device,
+) -> Result<(gguf_file::Content, Reader)> {
+    let slow = content.tensor_infos.values().any(|info| SCALAR_ONLY.contains(&info.ggml_dtype));
+    if !slow {
+        return Ok((
+            content,
+            Reader::File(file.try_clone().map_err(|e| Error::Model(e.to_string()))?),
+        ));
+    }
+    let mut names: Vec<&String> = content.tensor_infos.keys().collect();
+    names.sort();
+    let mut tensors = Vec::with_capacity(names.len());
+    for name in names {
+        let tensor = content.tensor(file, name, device).map_err(model_err)?;
+        let tensor = if SCALAR_ONLY.contains(&tensor.dtype()) {
+            let values = tensor.dequantize(device).map_err(model_err)?;
+            QTensor::quantize(&values, GgmlDType::Q8_0).map_err(model_err)?
+        } else {
+            tensor
+        };
+        tensors.push((name.as_str(), tensor));
+    }
+    // The copy is written with candle's default alignment, so the original's is dropped.
+    let metadata: Vec<(&str, &gguf_file::Value)> = content
+        .metadata
+        .iter()
+        .filter(|(key, _)| key.as_str() != "general.alignment")
+        .map(|(key, value)| (key.as_str(), value))
+        .collect();
+    let refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(name, t)| (*name, t)).collect();
+    let mut buffer = std::io::Cursor::new(Vec::new());
+    gguf_file::write(&mut buffer, &metadata, &refs).map_err(model_err)?;
+    drop(tensors);
+    buffer.set_position(0);
+    let copy = gguf_file::Content::read(&mut buffer).map_err(model_err)?;
+    Ok((copy, Reader::Memory(buffer)))
+}
+
+/// Where the weights are read from: the file, or the re-quantized copy in memory.
+enum Reader {
+    File(std::fs::File),
+    Memory(std::io::Cursor<Vec<u8>>),
+}
+
+impl std::io::Read for Reader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Reader::File(f) => f.read(buf),
+            Reader::Memory(m) => m.read(buf),
+        }
+    }
+}
+
+impl std::io::Seek for Reader {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        match self {
+            Reader::File(f) => f.seek(pos),
+            Reader::Memory(m) => m.seek(pos),
+        }
     }
 }
 

@@ -12,8 +12,34 @@ use minijinja::value::Serde;
 use minijinja::{Environment, ErrorKind};
 use serde_json::{Value, json};
 
-/// What the prompt ends with when a tool call is required: the model continues inside it.
-pub(crate) const FORCED_CALL_PREFILL: &str = "<tool_call>\n{\"name\": \"";
+/// What the prompt ends with when a tool call is required (tools on offer, `tool_choice`
+/// `required`): the model continues inside an opened call. With a single tool its name and the
+/// opening of its arguments object (up to the first required property) are written too, since
+/// that is the only possible call (this is how a named `tool_choice` arrives), which keeps
+/// small models on track.
+pub(crate) fn forced_call_prefill(request: &ChatRequest) -> Option<String> {
+    if !ChatTemplate::tools_active(request) || request.tool_choice != ToolChoice::Required {
+        return None;
+    }
+    Some(match request.tools.as_slice() {
+        [only] => {
+            // Open the arguments at the schema's first required property (and its string
+            // quote), if any: tiny
+            // models otherwise tend to copy the schema itself into the arguments.
+            let first_required = only.parameters["required"]
+                .as_array()
+                .and_then(|r| r.first())
+                .and_then(Value::as_str)
+                .map(|key| {
+                    let string = only.parameters["properties"][key]["type"] == "string";
+                    format!("{}: {}", json!(key), if string { "\"" } else { "" })
+                })
+                .unwrap_or_default();
+            format!("{OPEN}\n{{\"name\": {}, \"arguments\": {{{first_required}", json!(only.name))
+        }
+        _ => format!("{OPEN}\n{{\"name\": \""),
+    })
+}
 
 /// A chat template ready to render requests.
 #[derive(Debug, Clone)]
@@ -56,7 +82,8 @@ impl ChatTemplate {
         let mut prompt = match (&self.source, self.native_tools) {
             (Some(source), true) => {
                 let messages: Vec<Value> = request.messages.iter().map(openai_message).collect();
-                let tools = tools.then(|| request.tools.iter().map(openai_tool).collect::<Vec<_>>());
+                let tools =
+                    tools.then(|| request.tools.iter().map(openai_tool).collect::<Vec<_>>());
                 self.jinja(source, &messages, tools.as_deref())?
             }
             (source, _) => {
@@ -73,8 +100,8 @@ impl ChatTemplate {
                 }
             }
         };
-        if tools && request.tool_choice == ToolChoice::Required {
-            prompt.push_str(FORCED_CALL_PREFILL);
+        if let Some(prefill) = forced_call_prefill(request) {
+            prompt.push_str(&prefill);
         }
         Ok(prompt)
     }
@@ -91,9 +118,7 @@ impl ChatTemplate {
             "bos_token": self.bos_token,
             "eos_token": self.eos_token,
         });
-        template
-            .render(Serde(&context))
-            .map_err(|e| Error::Model(format!("chat template: {e:#}")))
+        template.render(Serde(&context)).map_err(|e| Error::Model(format!("chat template: {e:#}")))
     }
 }
 
@@ -102,9 +127,12 @@ impl ChatTemplate {
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-    env.add_function("raise_exception", |message: String| -> std::result::Result<String, minijinja::Error> {
-        Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
-    });
+    env.add_function(
+        "raise_exception",
+        |message: String| -> std::result::Result<String, minijinja::Error> {
+            Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
+        },
+    );
     env
 }
 
@@ -179,14 +207,18 @@ fn rewrite_for_plain_template(request: &ChatRequest, tools: bool) -> Vec<Message
             _ => out.push(Message::system(section)),
         }
     }
-    let skip = usize::from(tools && request.messages.first().is_some_and(|m| m.role == Role::System));
+    let skip =
+        usize::from(tools && request.messages.first().is_some_and(|m| m.role == Role::System));
     for message in &request.messages[skip..] {
         match message.role {
             Role::Tool => {
                 let block = format!("<tool_response>\n{}\n</tool_response>", message.content);
                 // Consecutive results share one user turn, as Qwen2.5's template does.
                 match out.last_mut() {
-                    Some(last) if last.role == Role::User && last.content.ends_with("</tool_response>") => {
+                    Some(last)
+                        if last.role == Role::User
+                            && last.content.ends_with("</tool_response>") =>
+                    {
                         last.content.push('\n');
                         last.content.push_str(&block);
                     }
@@ -198,7 +230,8 @@ fn rewrite_for_plain_template(request: &ChatRequest, tools: bool) -> Vec<Message
                 for call in &message.tool_calls {
                     let arguments = serde_json::from_str::<Value>(&call.arguments)
                         .unwrap_or_else(|_| Value::String(call.arguments.clone()));
-                    let body = format!("{{\"name\": {}, \"arguments\": {arguments}}}", json!(call.name));
+                    let body =
+                        format!("{{\"name\": {}, \"arguments\": {arguments}}}", json!(call.name));
                     if !content.is_empty() {
                         content.push('\n');
                     }
@@ -206,7 +239,9 @@ fn rewrite_for_plain_template(request: &ChatRequest, tools: bool) -> Vec<Message
                 }
                 out.push(Message::assistant(content));
             }
-            _ => out.push(Message { tool_calls: Vec::new(), tool_call_id: None, ..message.clone() }),
+            _ => {
+                out.push(Message { tool_calls: Vec::new(), tool_call_id: None, ..message.clone() })
+            }
         }
     }
     out
@@ -243,7 +278,8 @@ mod tests {
 
     #[test]
     fn renders_the_gguf_template_with_a_generation_prompt() {
-        let t = ChatTemplate::new(Some(SMOL.into()), "<|im_start|>", "<|im_end|>").expect("template");
+        let t =
+            ChatTemplate::new(Some(SMOL.into()), "<|im_start|>", "<|im_end|>").expect("template");
         let prompt = t.render(&ChatRequest::new(vec![Message::user("hi")])).expect("render");
         assert_eq!(
             prompt,
@@ -268,7 +304,11 @@ mod tests {
             Message::system("You are Bulwark."),
             Message::user("Check 10.0.0.1"),
             Message {
-                tool_calls: vec![ToolCall { id: "call_0".into(), name: "lookup_ip".into(), arguments: "{\"ip\":\"10.0.0.1\"}".into() }],
+                tool_calls: vec![ToolCall {
+                    id: "call_0".into(),
+                    name: "lookup_ip".into(),
+                    arguments: "{\"ip\":\"10.0.0.1\"}".into(),
+                }],
                 ..Message::assistant("")
             },
             Message::tool("call_0", "{\"verdict\":\"benign\"}"),
@@ -276,7 +316,10 @@ mod tests {
         ]);
         req.tools = vec![lookup_tool()];
         let prompt = t.render(&req).expect("render");
-        assert!(prompt.starts_with("<|im_start|>system\nYou are Bulwark.\n\n# Tools\n"), "{prompt}");
+        assert!(
+            prompt.starts_with("<|im_start|>system\nYou are Bulwark.\n\n# Tools\n"),
+            "{prompt}"
+        );
         assert!(prompt.contains("<tools>\n{\"type\": \"function\", \"function\": {\"name\": \"lookup_ip\", \"description\": \"Reputation of an IP address\", \"parameters\": {"), "{prompt}");
         assert!(prompt.contains("<|im_start|>assistant\n<tool_call>\n{\"name\": \"lookup_ip\", \"arguments\": {\"ip\":\"10.0.0.1\"}}\n</tool_call><|im_end|>"), "{prompt}");
         assert!(prompt.contains("<|im_start|>user\n<tool_response>\n{\"verdict\":\"benign\"}\n</tool_response>\n<tool_response>\nsecond\n</tool_response><|im_end|>\n<|im_start|>assistant\n"), "{prompt}");
@@ -294,6 +337,14 @@ mod tests {
         req.tool_choice = ToolChoice::Required;
         let prompt = t.render(&req).expect("render");
         assert!(prompt.contains("<tools>"));
+        assert!(
+            prompt.ends_with(
+                "<|im_start|>assistant\n<tool_call>\n{\"name\": \"lookup_ip\", \"arguments\": {\"ip\": \""
+            ),
+            "{prompt}"
+        );
+        req.tools.push(ToolSpec { name: "other".into(), ..lookup_tool() });
+        let prompt = t.render(&req).expect("render");
         assert!(prompt.ends_with("<|im_start|>assistant\n<tool_call>\n{\"name\": \""), "{prompt}");
     }
 
@@ -303,20 +354,32 @@ mod tests {
         let t = ChatTemplate::new(Some(source.into()), "", "").expect("template");
         let mut req = ChatRequest::new(vec![
             Message::user("q"),
-            Message { tool_calls: vec![ToolCall { id: "c".into(), name: "lookup_ip".into(), arguments: "{\"ip\": \"1\"}".into() }], ..Message::assistant("") },
+            Message {
+                tool_calls: vec![ToolCall {
+                    id: "c".into(),
+                    name: "lookup_ip".into(),
+                    arguments: "{\"ip\": \"1\"}".into(),
+                }],
+                ..Message::assistant("")
+            },
             Message::tool("c", "r"),
         ]);
         req.tools = vec![lookup_tool()];
-        assert_eq!(t.render(&req).expect("render"), "TOOLS:lookup_ip;[user]q[assistant]{\"ip\": \"1\"}[tool]r");
+        assert_eq!(
+            t.render(&req).expect("render"),
+            "TOOLS:lookup_ip;[user]q[assistant]{\"ip\": \"1\"}[tool]r"
+        );
     }
 
     #[test]
     fn broken_templates_fail_at_load_and_raise_exception_is_an_error() {
         assert!(ChatTemplate::new(Some("{% for %}".into()), "", "").is_err());
-        let t = ChatTemplate::new(Some("{{ raise_exception('no system role') }}".into()), "", "").expect("compiles");
+        let t = ChatTemplate::new(Some("{{ raise_exception('no system role') }}".into()), "", "")
+            .expect("compiles");
         let err = t.render(&ChatRequest::new(vec![])).expect_err("raises");
         assert!(err.to_string().contains("no system role"), "{err}");
-        let t = ChatTemplate::new(Some("{{ messages[0].content.strip() }}".into()), "", "").expect("compiles");
+        let t = ChatTemplate::new(Some("{{ messages[0].content.strip() }}".into()), "", "")
+            .expect("compiles");
         assert_eq!(t.render(&ChatRequest::new(vec![Message::user("  x ")])).expect("render"), "x");
     }
 }

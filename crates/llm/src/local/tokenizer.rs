@@ -66,12 +66,8 @@ fn gguf_tokenizer_json(metadata: &HashMap<String, GgufValue>) -> Result<Value> {
             }));
         }
     }
-    let byte_level = |use_regex: bool| {
-        json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": use_regex})
-    };
-    let split = |pattern: &str| {
-        json!({"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": false})
-    };
+    let byte_level = |use_regex: bool| json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": use_regex});
+    let split = |pattern: &str| json!({"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": false});
     // `tokenizer.ggml.pre` names the pre-tokenizer llama.cpp uses; the default (SmolLM2,
     // StarCoder, GPT-2 style) is individual digits then GPT-2's byte-level regex.
     let pre_tokenizers = match string(metadata, "tokenizer.ggml.pre").unwrap_or("default") {

@@ -156,11 +156,26 @@ impl TextGate {
 
     /// Adds a decoded piece; `emit` receives the text that became safe to stream.
     pub(crate) fn push(&mut self, piece: &str, emit: &mut dyn FnMut(&str)) -> Gate {
+        if self.state == GateState::ToolCall {
+            self.text.push_str(piece);
+            // After a closed call, anything but another call ends the reply (models that keep
+            // talking after a call only hallucinate its result).
+            if let Some(close) = self.text.rfind(CLOSE) {
+                let end = close + CLOSE.len();
+                let tail = self.text[end..].trim_start();
+                if !tail.is_empty() && !tail.starts_with(OPEN) && !OPEN.starts_with(tail) {
+                    self.text.truncate(end);
+                    return Gate::Stop;
+                }
+            }
+            return Gate::Continue;
+        }
         if self.state != GateState::Streaming {
             self.text.push_str(piece);
             return Gate::Continue;
         }
-        let search_from = floor_char_boundary(&self.text, self.emitted.saturating_sub(self.longest_marker()));
+        let search_from =
+            floor_char_boundary(&self.text, self.emitted.saturating_sub(self.longest_marker()));
         self.text.push_str(piece);
         let stop = self
             .stops
@@ -277,7 +292,9 @@ mod tests {
 
     #[test]
     fn parses_one_block() {
-        let r = parse_reply("<tool_call>\n{\"name\": \"lookup_ip\", \"arguments\": {\"ip\": \"10.0.0.1\"}}\n</tool_call>");
+        let r = parse_reply(
+            "<tool_call>\n{\"name\": \"lookup_ip\", \"arguments\": {\"ip\": \"10.0.0.1\"}}\n</tool_call>",
+        );
         assert_eq!(r.content, "");
         assert_eq!(r.calls.len(), 1);
         assert_eq!(r.calls[0].id, "call_0");
@@ -370,6 +387,22 @@ mod tests {
         assert_eq!(reply.content, "one ");
         let (streamed, _) = run(&["é", "E", "x"], &["EN"], false);
         assert_eq!(streamed, "éEx");
+    }
+
+    #[test]
+    fn text_after_a_closed_call_ends_the_reply_but_another_call_does_not() {
+        let pieces = [
+            "<tool_call>{\"name\": \"a\"}</tool_call>\n<tool",
+            "_call>{\"name\": \"b\"}</tool_call>",
+            "\nThe result is",
+        ];
+        let stops: Vec<String> = Vec::new();
+        let mut gate = TextGate::new(&stops, true, "");
+        let decisions: Vec<Gate> = pieces.iter().map(|p| gate.push(p, &mut |_| {})).collect();
+        assert_eq!(decisions, [Gate::Continue, Gate::Continue, Gate::Stop]);
+        let reply = gate.finish(&mut |_| {});
+        let names: Vec<_> = reply.calls.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
     }
 
     #[test]
