@@ -18,12 +18,7 @@ fn sessions(data_dir: &Path) -> Result<SessionStore> {
 }
 
 fn copilot(data_dir: &Path) -> Result<Copilot> {
-    Copilot::open(data_dir).with_context(|| {
-        format!(
-            "cannot open {} for questions (build a tenant with `bulwark demo` or ingest data first)",
-            data_dir.display()
-        )
-    })
+    crate::llm_cmds::copilot(data_dir)
 }
 
 /// Prints an answer: its Markdown (which lists its evidence with the KQL that ran), then the

@@ -12,6 +12,10 @@ pub struct Cli {
     /// Print only results: no progress bars or notes.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Configuration file with an `[llm]` section (default: DATA_DIR/bulwark.toml when present;
+    /// `BULWARK_LLM`, `BULWARK_LLM_URL`, `BULWARK_LLM_MODEL`, `BULWARK_LLM_KEY` override it).
+    #[arg(long, global = true, value_name = "FILE", env = "BULWARK_CONFIG")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -65,9 +69,61 @@ pub enum Command {
     /// Reverse-engineer scripts without running them: peel obfuscation, list indicators and
     /// behaviours, give a verdict.
     Analyze(AnalyzeArgs),
+    /// Language models: serve a local GGUF model over the OpenAI API, show or test the
+    /// configured backend.
+    #[command(subcommand)]
+    Llm(LlmCommand),
+    /// Score whatever backend is configured on a test set.
+    #[command(subcommand)]
+    Eval(EvalCommand),
     /// Measure throughput (demo generation and store writes).
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LlmCommand {
+    /// Serve a local GGUF model (run in this process on the CPU) over the OpenAI-compatible
+    /// `/v1/chat/completions` (streaming and not) and `/v1/models`, so one box can host a model
+    /// for every analyst (`BULWARK_LLM=openai BULWARK_LLM_URL=http://HOST:PORT/v1`).
+    Serve {
+        /// The GGUF file (default: `model_path` from the `[llm]` configuration).
+        #[arg(long, value_name = "FILE.gguf")]
+        model: Option<PathBuf>,
+        /// Address to listen on (`:0` picks a free port, printed on the first line).
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: String,
+        /// Context window in tokens (default: the model's).
+        #[arg(long)]
+        context_window: Option<usize>,
+        /// Tokens generated when a request sets no max_tokens.
+        #[arg(long)]
+        max_tokens: Option<u32>,
+    },
+    /// Show the configured backend (secrets redacted); `--ping` sends it a tiny request.
+    Info {
+        /// Send a one-line chat request and report the reply, tokens and time.
+        #[arg(long)]
+        ping: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Natural language → KQL with the NL2KQL paper's offline metrics (syntax, semantic,
+    /// table, filter-column and filter-literal scores) over lines
+    /// `{"context": QUESTION, "baseline": KQL}`, using the configured backend (or the
+    /// deterministic generator with `BULWARK_LLM=none`).
+    Nl2kql {
+        /// JSON-lines file.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
 }
 
 #[derive(Debug, Args)]

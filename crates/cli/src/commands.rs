@@ -10,6 +10,7 @@ use std::time::Instant;
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let data_dir = resolve_data_dir(cli.data_dir.as_deref());
+    crate::llm_cmds::set_config_path(cli.config.clone());
     match cli.command {
         Command::Demo(args) => demo(&data_dir, &args, cli.quiet),
         Command::Tables(args) => tables(&data_dir, &args),
@@ -25,6 +26,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Promptbook(cmd) => crate::assistant::promptbook(&data_dir, cmd),
         Command::Sessions(cmd) => crate::assistant::sessions_cmd(&data_dir, cmd),
         Command::Kql(args) => crate::hunting::kql(&open_store(&data_dir)?, args),
+        Command::Llm(cmd) => crate::llm_cmds::llm(&data_dir, cmd, cli.quiet),
+        Command::Eval(cmd) => crate::llm_cmds::eval(&data_dir, cmd),
     }
 }
 
@@ -410,7 +413,7 @@ fn schema(data_dir: &std::path::Path, cmd: SchemaCommand) -> Result<ExitCode> {
 fn bench(cmd: BenchCommand, data_dir: &std::path::Path) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Ask { rounds } => {
-            let copilot = bulwark_copilot::Copilot::open(data_dir)?;
+            let copilot = crate::llm_cmds::copilot(data_dir)?;
             let l = bulwark_copilot::bench::measure(&copilot, rounds);
             for (ms, skills, p) in &l.first_round {
                 println!("{ms:8.1} ms  {skills:<28} {p}");

@@ -5,6 +5,7 @@ mod bench_kql;
 mod cli;
 mod commands;
 mod hunting;
+mod llm_cmds;
 mod output;
 
 use clap::Parser;
