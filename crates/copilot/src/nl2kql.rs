@@ -612,7 +612,13 @@ fn is_negated(text: &str, at: usize) -> bool {
 }
 
 fn quote(s: &str) -> String {
-    let escaped = s.replace('\\', "\\\\").replace('"', "\\\"");
+    // Kusto string literals cannot span lines: control characters are escaped too.
+    let escaped = s
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
+        .replace('\t', "\\t");
     format!("\"{escaped}\"")
 }
 
@@ -1993,6 +1999,12 @@ mod tests {
             g.filters
         );
         assert!(g.filters.iter().any(|f| f.matches_text("DeviceName startswith \"wks-fin-001\"")));
+    }
+
+    #[test]
+    fn quoted_text_spanning_lines_stays_one_literal() {
+        let g = gen_ok("DNS events 'lookups of mining pools.\nThis rule uses ASIM'");
+        assert!(g.kql.contains("\\n"), "{}", g.kql);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Sessions in SQLite: sessions (with the follow-up context), prompts, responses, evidence,
 //! pins and feedback; rename, delete and export to Markdown.
-use crate::copilot::{Answer, Copilot};
+use crate::copilot::{Answer, Copilot, TokenUsage};
 use crate::skill::SessionContext;
 use crate::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -38,6 +38,15 @@ CREATE TABLE IF NOT EXISTS feedback (
     kind TEXT NOT NULL, comment TEXT NOT NULL, created TEXT NOT NULL
 );
 ";
+
+/// Token-usage columns of `responses`, added by migration when missing.
+const USAGE_COLUMNS: &[(&str, &str)] = &[
+    ("prompt_tokens", "INTEGER NOT NULL DEFAULT 0"),
+    ("completion_tokens", "INTEGER NOT NULL DEFAULT 0"),
+    ("model_calls", "INTEGER NOT NULL DEFAULT 0"),
+    ("backend", "TEXT NOT NULL DEFAULT ''"),
+    ("model", "TEXT NOT NULL DEFAULT ''"),
+];
 
 /// Feedback on a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -87,6 +96,8 @@ pub struct Turn {
     pub skills: Vec<String>,
     /// When.
     pub created: String,
+    /// Tokens the model used for this answer (zero without a model).
+    pub usage: TokenUsage,
 }
 
 /// A pinned response.
@@ -130,7 +141,23 @@ impl SessionStore {
     fn init(conn: Connection) -> Result<SessionStore> {
         conn.execute_batch("PRAGMA foreign_keys = ON;")?;
         conn.execute_batch(SCHEMA)?;
+        Self::migrate(&conn)?;
         Ok(SessionStore { conn })
+    }
+
+    /// Adds the token-usage columns to databases written before they existed (old rows read
+    /// as zero usage).
+    fn migrate(conn: &Connection) -> Result<()> {
+        let mut stmt = conn.prepare("PRAGMA table_info(responses)")?;
+        let have: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(1))?
+            .collect::<std::result::Result<_, _>>()?;
+        for (name, decl) in USAGE_COLUMNS {
+            if !have.iter().any(|h| h == name) {
+                conn.execute_batch(&format!("ALTER TABLE responses ADD COLUMN {name} {decl};"))?;
+            }
+        }
+        Ok(())
     }
 
     /// Creates a session and returns its id.
@@ -194,13 +221,19 @@ impl SessionStore {
         )?;
         let prompt_id = tx.last_insert_rowid();
         tx.execute(
-            "INSERT INTO responses (prompt_id, markdown, skills, results, process_log) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO responses (prompt_id, markdown, skills, results, process_log, prompt_tokens, completion_tokens, model_calls, backend, model)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 prompt_id,
                 answer.markdown,
                 serde_json::to_string(&answer.skills)?,
                 serde_json::to_string(&answer.results)?,
-                serde_json::to_string(&answer.process_log)?
+                serde_json::to_string(&answer.process_log)?,
+                answer.usage.prompt_tokens as i64,
+                answer.usage.completion_tokens as i64,
+                answer.usage.model_calls as i64,
+                answer.usage.backend,
+                answer.usage.model
             ],
         )?;
         for (n, e) in answer.evidence.iter().enumerate() {
@@ -221,7 +254,9 @@ impl SessionStore {
     pub fn history(&self, id: &str) -> Result<Vec<Turn>> {
         self.require(id)?;
         let mut stmt = self.conn.prepare(
-            "SELECT p.id, p.text, r.markdown, r.skills, p.created FROM prompts p JOIN responses r ON r.prompt_id = p.id
+            "SELECT p.id, p.text, r.markdown, r.skills, p.created,
+                    r.prompt_tokens, r.completion_tokens, r.model_calls, r.backend, r.model
+             FROM prompts p JOIN responses r ON r.prompt_id = p.id
              WHERE p.session_id = ?1 ORDER BY p.id",
         )?;
         let rows = stmt.query_map([id], |r| {
@@ -232,9 +267,32 @@ impl SessionStore {
                 markdown: r.get(2)?,
                 skills: serde_json::from_str(&skills).unwrap_or_default(),
                 created: r.get(4)?,
+                usage: TokenUsage {
+                    prompt_tokens: r.get::<_, i64>(5)?.max(0) as u64,
+                    completion_tokens: r.get::<_, i64>(6)?.max(0) as u64,
+                    model_calls: r.get::<_, i64>(7)?.max(0) as u64,
+                    backend: r.get(8)?,
+                    model: r.get(9)?,
+                },
             })
         })?;
         Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+
+    /// Token usage of a whole session: the sum over its answers (backend and model of the
+    /// latest answer that used a model).
+    pub fn usage(&self, id: &str) -> Result<TokenUsage> {
+        let mut total = TokenUsage::default();
+        for t in self.history(id)? {
+            total.prompt_tokens += t.usage.prompt_tokens;
+            total.completion_tokens += t.usage.completion_tokens;
+            total.model_calls += t.usage.model_calls;
+            if t.usage.model_calls > 0 {
+                total.backend = t.usage.backend;
+                total.model = t.usage.model;
+            }
+        }
+        Ok(total)
     }
 
     /// Number of evidence items stored for a prompt.
@@ -340,9 +398,26 @@ impl SessionStore {
             .optional()?
             .ok_or_else(|| Error::UnknownSession(id.to_string()))?;
         let mut md = format!("# {name}\n\n");
-        for t in self.history(id)? {
+        let usage = self.usage(id)?;
+        if usage.model_calls > 0 {
             md.push_str(&format!(
-                "## {}\n\n_{}; skills: {}_\n\n{}\n\n",
+                "_Model usage: {} prompt + {} completion tokens ({} total) in {} model calls ({} {})_\n\n",
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                usage.total(),
+                usage.model_calls,
+                usage.backend,
+                usage.model
+            ));
+        }
+        for t in self.history(id)? {
+            let tokens = if t.usage.model_calls > 0 {
+                format!("; {} tokens in {} model calls", t.usage.total(), t.usage.model_calls)
+            } else {
+                String::new()
+            };
+            md.push_str(&format!(
+                "## {}\n\n_{}; skills: {}{tokens}_\n\n{}\n\n",
                 t.prompt,
                 t.created,
                 t.skills.join(", "),
@@ -383,6 +458,17 @@ impl SessionStore {
             "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{0}</title><style>body{{font-family:sans-serif;max-width:60em;margin:auto}}pre{{white-space:pre-wrap;background:#f6f8fa;padding:1em}}</style></head><body>\n<h1>{0}</h1>\n",
             html_escape(&name)
         );
+        let usage = self.usage(id)?;
+        if usage.model_calls > 0 {
+            html.push_str(&format!(
+                "<p><em>Model usage: {} prompt + {} completion tokens in {} model calls ({} {})</em></p>\n",
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                usage.model_calls,
+                html_escape(&usage.backend),
+                html_escape(&usage.model)
+            ));
+        }
         for t in self.history(id)? {
             html.push_str(&format!(
                 "<h2>{}</h2>\n<p><em>{}; skills: {}</em></p>\n<pre>{}</pre>\n",
@@ -427,7 +513,27 @@ impl Copilot {
             None => store.create(None)?,
         };
         let mut context = store.context(&id)?;
-        let answer = self.ask(prompt, &mut context);
+        // The model gets the session's earlier turns (question → answer headline); the
+        // deterministic path does not
+        // need them (it has the context), so the history is read only with a model.
+        let previous: Vec<String> = if self.llm_name().is_some() {
+            store
+                .history(&id)?
+                .into_iter()
+                .map(|t| {
+                    let (headline, _) = answer_gist(&t.markdown);
+                    let headline = crate::entities::cut(&headline, 160);
+                    if headline.is_empty() {
+                        t.prompt
+                    } else {
+                        format!("{} → {headline}", t.prompt)
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let answer = self.ask_with_history(prompt, &mut context, &previous, &mut |_| {});
         let prompt_id = store.record(&id, &answer, &context)?;
         Ok((id, prompt_id, answer))
     }
@@ -467,6 +573,7 @@ mod tests {
             )],
             process_log: Vec::new(),
             extracted: crate::entities::extract(prompt),
+            usage: TokenUsage::default(),
         }
     }
 
@@ -502,6 +609,49 @@ mod tests {
         store.delete(&id)?;
         assert!(store.list()?.is_empty());
         assert!(matches!(store.history(&id), Err(Error::UnknownSession(_))));
+        Ok(())
+    }
+
+    #[test]
+    fn old_databases_gain_usage_columns() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::Io { path: "tmp".into(), source: e })?;
+        let path = dir.path().join("sessions.sqlite");
+        {
+            // The schema before token usage existed, with one answer in it.
+            let conn = Connection::open(&path)?;
+            conn.execute_batch(SCHEMA)?;
+            conn.execute_batch(
+                "INSERT INTO sessions VALUES ('s1', 'old', '2026-01-01T00:00:00Z', '{}');
+                 INSERT INTO prompts (session_id, text, created) VALUES ('s1', 'old question', '2026-01-01T00:00:00Z');
+                 INSERT INTO responses (prompt_id, markdown, skills, results, process_log) VALUES (1, 'old answer', '[]', '[]', '[]');",
+            )?;
+            let cols: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('responses') WHERE name = 'prompt_tokens'",
+                [],
+                |r| r.get(0),
+            )?;
+            assert_eq!(cols, 0);
+        }
+        let mut store = SessionStore::open(&path)?;
+        assert_eq!(store.history("s1")?[0].usage, TokenUsage::default());
+        let mut a = answer("new question");
+        a.usage = TokenUsage {
+            prompt_tokens: 120,
+            completion_tokens: 30,
+            model_calls: 2,
+            backend: "local".into(),
+            model: "smol".into(),
+        };
+        store.record("s1", &a, &SessionContext::default())?;
+        let total = store.usage("s1")?;
+        assert_eq!((total.total(), total.model_calls, total.model.as_str()), (150, 2, "smol"));
+        drop(store);
+        // Opening again does not add the columns twice.
+        let store = SessionStore::open(&path)?;
+        assert_eq!(store.usage("s1")?.prompt_tokens, 120);
+        assert!(
+            store.export_markdown("s1")?.contains("Model usage: 120 prompt + 30 completion tokens")
+        );
         Ok(())
     }
 

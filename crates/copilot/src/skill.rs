@@ -137,6 +137,8 @@ pub struct SkillContext {
     pub now: chrono::DateTime<chrono::Utc>,
     /// The session's context.
     pub session: SessionContext,
+    /// The language model for skills that can use one (NL→KQL), when configured.
+    pub llm: Option<crate::llm::LlmClient>,
 }
 
 impl SkillContext {

@@ -33,13 +33,23 @@ impl Skill for NaturalLanguageToKql {
     fn run(&self, ctx: &SkillContext, input: &Value) -> Result<SkillOutput> {
         let question = input_str(self.name(), input, "question")?;
         let run = input.get("run").and_then(Value::as_bool).unwrap_or(true);
-        let g = generate_with(question, ctx.runner.registry());
+        // With a model: schema-grounded generation with repair (deterministic when it fails).
+        let (g, rounds) = match &ctx.llm {
+            Some(client) => {
+                let out = crate::llm::nl2kql::generate(client, question, ctx.runner.registry());
+                (out.generated, Some(out.rounds))
+            }
+            None => (generate_with(question, ctx.runner.registry()), None),
+        };
         let mut md = format!("```kql\n{}\n```\n\n", g.kql);
         let mut result = json!({
             "kql": g.kql, "valid": g.valid, "diagnostics": g.diagnostics,
             "table": g.table, "filters": g.filters.iter().map(|f| f.to_kql()).collect::<Vec<_>>(),
             "notes": g.notes,
         });
+        if let Some(r) = rounds {
+            result["model_rounds"] = json!(r);
+        }
         let mut evidence = Vec::new();
         if !g.valid {
             md.push_str("The generated query does not check:\n");
