@@ -111,6 +111,8 @@ fn http_overhead(label: &str, model: Arc<dyn Provider>, rounds: u32) {
         "max_tokens": 1,
         "temperature": 0,
     });
+    // reqwest is built without a default TLS crypto provider: install ring (plain HTTP here).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
     let url = format!("http://{address}/v1/chat/completions");
     let post = || async {
