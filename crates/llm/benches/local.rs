@@ -14,6 +14,9 @@ fn main() {
     let load = started.elapsed();
     println!("model        {}", path.display());
     println!("load         {:>8.1} ms", ms(load));
+    if let (Some(peak), Some(now)) = (memory("VmHWM:"), memory("VmRSS:")) {
+        println!("memory       {now} resident after load, {peak} peak while loading");
+    }
 
     // Prompt processing: a long prompt, one generated token.
     let long = "Summarise the following alert. ".to_string()
@@ -51,7 +54,38 @@ fn main() {
         ms(one)
     );
 
-    http_overhead(Arc::new(model));
+    let model: Arc<dyn Provider> = Arc::new(model);
+    http_overhead("local model, 1 token", model, 10);
+    http_overhead("instant provider", Arc::new(Immediate), 200);
+}
+
+/// A provider that answers at once, to isolate the HTTP layer's cost.
+struct Immediate;
+
+impl Provider for Immediate {
+    fn backend(&self) -> &str {
+        "instant"
+    }
+    fn model(&self) -> &str {
+        "instant"
+    }
+    fn context_window(&self) -> usize {
+        4096
+    }
+    fn chat(
+        &self,
+        _: &ChatRequest,
+        on_event: &mut dyn FnMut(bulwark_llm::StreamEvent),
+        _: &CancelToken,
+    ) -> bulwark_llm::Result<bulwark_llm::ChatResponse> {
+        on_event(bulwark_llm::StreamEvent::Token("ok".into()));
+        Ok(bulwark_llm::ChatResponse {
+            message: Message::assistant("ok"),
+            finish_reason: bulwark_llm::FinishReason::Stop,
+            usage: bulwark_llm::Usage { prompt_tokens: 1, completion_tokens: 1 },
+            model: "instant".into(),
+        })
+    }
 }
 
 /// (prompt tokens, completion tokens) of one request.
@@ -61,12 +95,12 @@ fn run(model: &dyn Provider, request: &ChatRequest) -> (usize, usize) {
 }
 
 /// Per-request cost of the HTTP layer: the same 1-token request directly and through `serve`.
-fn http_overhead(model: Arc<LocalModel>) {
+fn http_overhead(label: &str, model: Arc<dyn Provider>, rounds: u32) {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
     let address = listener.local_addr().expect("address");
-    let provider: Arc<dyn Provider> = model.clone();
+    let provider = model.clone();
     runtime.spawn(bulwark_llm::serve::serve(listener, provider, std::future::pending()));
 
     let mut request = ChatRequest::new(vec![Message::user("Hi")]);
@@ -77,6 +111,8 @@ fn http_overhead(model: Arc<LocalModel>) {
         "max_tokens": 1,
         "temperature": 0,
     });
+    // reqwest is built without a default TLS crypto provider: install ring (plain HTTP here).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
     let url = format!("http://{address}/v1/chat/completions");
     let post = || async {
@@ -85,13 +121,12 @@ fn http_overhead(model: Arc<LocalModel>) {
         response.bytes().await.expect("body");
     };
     runtime.block_on(post()); // warm-up (connection)
-    let rounds = 20;
     let direct = time(rounds, || {
         run(model.as_ref(), &request);
     });
     let http = time(rounds, || runtime.block_on(post()));
     println!(
-        "http         {:>8.2} ms per request direct, {:.2} ms through serve: {:.2} ms overhead",
+        "http         {:>8.3} ms per request direct, {:.3} ms through serve: {:.3} ms overhead ({label})",
         ms(direct),
         ms(http),
         ms(http.saturating_sub(direct))
@@ -104,6 +139,13 @@ fn time(rounds: u32, mut f: impl FnMut()) -> Duration {
         f();
     }
     started.elapsed() / rounds
+}
+
+/// A memory figure of this process from `/proc/self/status` (Linux only).
+fn memory(key: &str) -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    Some(line.trim_start_matches(key).trim().to_string())
 }
 
 fn ms(d: Duration) -> f64 {

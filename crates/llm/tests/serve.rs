@@ -76,6 +76,13 @@ impl Provider for Scripted {
     }
 }
 
+/// An HTTP client. The crate builds reqwest without a default TLS crypto provider (it picks
+/// ring), so one is installed first even though these requests are plain HTTP.
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// Serves `provider` on 127.0.0.1:0 for the rest of the test.
 async fn start(provider: Arc<dyn Provider>) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -88,7 +95,7 @@ async fn start(provider: Arc<dyn Provider>) -> (SocketAddr, tokio::sync::oneshot
 }
 
 async fn post(address: SocketAddr, body: &Value) -> (u16, Value) {
-    let response = reqwest::Client::new()
+    let response = client()
         .post(format!("http://{address}/v1/chat/completions"))
         .json(body)
         .send()
@@ -100,7 +107,7 @@ async fn post(address: SocketAddr, body: &Value) -> (u16, Value) {
 
 /// The `data:` payloads of a server-sent event stream, in order.
 async fn stream(address: SocketAddr, body: &Value) -> Vec<String> {
-    let response = reqwest::Client::new()
+    let response = client()
         .post(format!("http://{address}/v1/chat/completions"))
         .json(body)
         .send()
@@ -215,7 +222,7 @@ async fn tool_calls_come_back_in_openai_shape() {
 #[tokio::test]
 async fn models_and_health_name_the_provider() {
     let (address, _stop) = start(Arc::new(Scripted::default())).await;
-    let client = reqwest::Client::new();
+    let client = client();
     let models: Value = client
         .get(format!("http://{address}/v1/models"))
         .send()
@@ -236,7 +243,7 @@ async fn models_and_health_name_the_provider() {
 #[tokio::test]
 async fn malformed_requests_get_openai_errors_naming_the_field() {
     let (address, _stop) = start(Arc::new(Scripted::default())).await;
-    let client = reqwest::Client::new();
+    let client = client();
     let url = format!("http://{address}/v1/chat/completions");
 
     let response = client
@@ -305,7 +312,7 @@ async fn a_client_that_disconnects_cancels_generation() {
     let (address, _stop) = start(provider.clone()).await;
     let mut body = user("endless");
     body["stream"] = json!(true);
-    let mut response = reqwest::Client::new()
+    let mut response = client()
         .post(format!("http://{address}/v1/chat/completions"))
         .json(&body)
         .send()

@@ -185,6 +185,18 @@ mod tests {
     }
 
     #[test]
+    fn a_saved_tokenizer_json_loads_back_and_a_broken_one_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tokenizer.json");
+        from_gguf(&tiny_metadata()).expect("tokenizer").save(&path, false).expect("save");
+        let tok = from_file(&path).expect("loads");
+        assert_eq!(tok.encode("ab12", false).expect("encode").get_ids(), &[4, 7, 8]);
+        std::fs::write(&path, "{\"model\": 3}").expect("write");
+        let err = from_file(&path).expect_err("broken");
+        assert!(err.to_string().contains("tokenizer.json"), "{err}");
+    }
+
+    #[test]
     fn sentencepiece_metadata_is_refused_with_a_hint() {
         let mut md = tiny_metadata();
         md.insert("tokenizer.ggml.model".into(), GgufValue::String("llama".into()));
