@@ -32,6 +32,23 @@ export async function render(main, { query }) {
     gutter.scrollTop = editor.scrollTop;
   };
   editor.addEventListener('input', renumber);
+
+  // Check the query as the user types (debounced) so mistakes show before Run. A failed
+  // check is silent: Run reports problems anyway.
+  let checkTimer = null;
+  let checkSeq = 0;
+  editor.addEventListener('input', () => {
+    clearTimeout(checkTimer);
+    checkTimer = setTimeout(async () => {
+      const seq = ++checkSeq;
+      try {
+        const r = await post('/kql/check', { query: editor.value });
+        if (seq === checkSeq) showDiagnostics(r.valid ? [] : r.diagnostics);
+      } catch {
+        /* keep the current diagnostics */
+      }
+    }, 700);
+  });
   editor.addEventListener('scroll', () => { gutter.scrollTop = editor.scrollTop; });
 
   // Moves the caret to a 1-based line:column so diagnostics are actionable from the keyboard.
@@ -51,6 +68,8 @@ export async function render(main, { query }) {
   };
 
   const execute = async () => {
+    clearTimeout(checkTimer);
+    checkSeq++; // a check still in flight must not overwrite Run's diagnostics
     const q = editor.value;
     if (!q.trim()) return;
     sessionStorage.setItem(LAST_KEY, q);

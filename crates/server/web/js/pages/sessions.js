@@ -1,7 +1,7 @@
 // Sessions: the list (#/sessions) and one session (#/sessions/<id>) with rename, delete,
 // export (Markdown / HTML download) and "continue in the prompt page".
 
-import { get, patch, del, download } from '../api.js';
+import { get, patch, post, del, download } from '../api.js';
 import { h, mount, notice, fmtTime } from '../dom.js';
 import { setCurrentSession, currentSession, canWrite } from '../state.js';
 import { renderTurn } from '../turn.js';
@@ -49,6 +49,24 @@ async function renderSession(main, id) {
     },
   }, h('div', { class: 'grow' }, h('label', { for: 'session-name' }, 'Name'), nameInput), h('button', { type: 'submit' }, 'Rename'));
 
+  const shareUser = h('input', { id: 'share-user', placeholder: 'user name' });
+  const share = h('form', {
+    class: 'row', on: {
+      submit: async (ev) => {
+        ev.preventDefault();
+        const user = shareUser.value.trim();
+        if (!user) return;
+        try {
+          await post(`${path}/share`, { user });
+          msg.textContent = `Shared with ${user}.`;
+          shareUser.value = '';
+        } catch (e) {
+          msg.textContent = `Share failed: ${e.message}`;
+        }
+      },
+    },
+  }, h('div', { class: 'grow' }, h('label', { for: 'share-user' }, 'Share with (read-only)'), shareUser), h('button', { type: 'submit' }, 'Share'));
+
   const exportBtn = (format, label) => h('button', {
     type: 'button', on: {
       click: async () => {
@@ -93,7 +111,7 @@ async function renderSession(main, id) {
     h('p', { class: 'small' }, h('a', { href: '#/sessions' }, '← Sessions')),
     title,
     h('p', { class: 'muted small mono', id: 'session-id' }, id),
-    h('div', { class: 'panel' }, canWrite() ? rename : null, toolbar, msg),
+    h('div', { class: 'panel' }, canWrite() ? h('div', { class: 'grid-2' }, rename, share) : null, toolbar, msg),
     h('h2', null, `Turns (${turns.length})`),
     turns.length ? turns.map((t) => renderTurn(t, { sessionId: () => id })) : notice('This session has no prompts yet.'));
 }
