@@ -1,6 +1,6 @@
 // Sign-in page: trades an API key for a browser session cookie and a CSRF token.
 
-import { post, setCsrf } from './api.js';
+import { get, post, setCsrf } from './api.js';
 import { applyTheme } from './theme.js';
 
 applyTheme();
@@ -9,6 +9,12 @@ const form = document.getElementById('login-form');
 const input = document.getElementById('api-key');
 const error = document.getElementById('login-error');
 const submit = document.getElementById('login-submit');
+
+// Already signed in (a live session cookie): go straight to the app.
+get('/me').then((me) => {
+  setCsrf(me.csrf_token);
+  location.replace('/#/prompt');
+}).catch(() => { /* not signed in: stay here */ });
 
 function showError(text) {
   error.textContent = text;

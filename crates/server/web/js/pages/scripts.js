@@ -75,9 +75,11 @@ function analysisView(a) {
       Array.isArray(a.explanation) && a.explanation.length ? h('ol', null, a.explanation.map((e) => h('li', null, e))) : null,
       (a.limits_hit || []).length ? h('p', { class: 'muted small' }, 'Limits: ', a.limits_hit.join('; ')) : null),
     h('section', { class: 'panel', 'aria-labelledby': 'h-iocs' }, h('h2', { id: 'h-iocs' }, `Indicators (${iocs.length})`),
-      iocs.length ? table(['kind', 'value', 'defanged_from', 'layer', 'line'], iocs.map((i) => ({ ...i, defanged_from: i.defanged_from || '' })), { label: 'Indicators' }) : h('p', { class: 'muted' }, 'None.')),
+      iocs.length ? table(['Kind', 'Value', 'Written as', 'Layer', 'Line'],
+        iocs.map((i) => [i.kind, i.value, i.defanged_from || '', i.layer, i.line]), { label: 'Indicators' }) : h('p', { class: 'muted' }, 'None.')),
     behaviours.length ? h('section', { class: 'panel', 'aria-labelledby': 'h-beh' }, h('h2', { id: 'h-beh' }, `Behaviours (${behaviours.length})`),
-      table(['name', 'attack_technique', 'tactic', 'evidence_line'], behaviours, { label: 'Behaviours' })) : null,
+      table(['Behaviour', 'ATT&CK', 'Tactic', 'Evidence'],
+        behaviours.map((b) => [b.name, b.attack_technique, b.tactic, b.evidence_line]), { label: 'Behaviours' })) : null,
     a.links ? linksView(a.links) : null,
     h('section', { class: 'panel', 'aria-labelledby': 'h-layers' }, h('h2', { id: 'h-layers' }, `Layers (${layers.length})`), layers.map(layerView),
       a.final_script ? h('details', { open: true }, h('summary', null, 'Final script'), h('pre', { class: 'code', tabindex: '0' }, h('code', null, a.final_script))) : null));
