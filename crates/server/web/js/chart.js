@@ -31,7 +31,8 @@ function shortLabel(v) {
 
 /** Returns the render kind as 'bar' | 'line' | null (not chartable). */
 export function chartKind(render) {
-  const kind = String((render && (render.kind || render.visualization)) || render || '').toLowerCase();
+  // The server sends {chart, properties}; a bare string is accepted too.
+  const kind = String((render && typeof render === 'object' ? render.chart || render.kind : render) || '').toLowerCase();
   if (!kind || kind === 'table' || kind === 'card') return null;
   return LINE_KINDS.includes(kind) ? 'line' : 'bar';
 }

@@ -31,7 +31,8 @@ export async function render(main, { id, query }) {
   if (id) return renderIncident(main, id);
   const status = query.get('status') || '';
   const severity = query.get('severity') || '';
-  const list = await get('/incidents' + qs({ status, severity }));
+  const owner = query.get('owner') || '';
+  const list = await get('/incidents' + qs({ status, severity, owner }));
   const filters = h('form', {
     class: 'row panel', 'aria-label': 'Filter incidents', on: {
       submit: (ev) => {
@@ -39,12 +40,14 @@ export async function render(main, { id, query }) {
         location.hash = '#/incidents' + qs({
           status: document.getElementById('f-status').value,
           severity: document.getElementById('f-severity').value,
+          owner: document.getElementById('f-owner').value.trim(),
         });
       },
     },
   },
   select('f-status', 'Status', ['', ...STATUSES], status, 'All'),
   select('f-severity', 'Severity', ['', ...SEVERITIES], severity, 'All'),
+  h('div', null, h('label', { for: 'f-owner' }, 'Owner'), h('input', { id: 'f-owner', value: owner, placeholder: 'anyone' })),
   h('button', { type: 'submit' }, 'Filter'),
   h('span', { class: 'muted small' }, `${list.length} incident${list.length === 1 ? '' : 's'}`));
   // Changing a filter applies it at once (the button remains for keyboard users who expect one).
@@ -148,6 +151,7 @@ async function renderIncident(main, number) {
     h('p', { class: 'small' }, h('a', { href: '#/incidents' }, '← Incidents')),
     h('h1', null, `${label}: ${inc.title || ''}`),
     statusLine,
+    inc.description ? h('p', { class: 'incident-description' }, inc.description) : null,
     canWrite() ? h('div', { class: 'panel' }, form, msg) : null,
     h('div', { class: 'panel' }, aiBar, output),
     h('div', { class: 'grid-2' },

@@ -43,7 +43,7 @@ export async function render(main, { query }) {
       const seq = ++checkSeq;
       try {
         const r = await post('/kql/check', { query: editor.value });
-        if (seq === checkSeq) showDiagnostics(r.valid ? [] : r.diagnostics);
+        if (seq === checkSeq) showDiagnostics(r.diagnostics);
       } catch {
         /* keep the current diagnostics */
       }
@@ -62,9 +62,9 @@ export async function render(main, { query }) {
   };
 
   const showDiagnostics = (list) => {
-    mount(diag, (list || []).map((d) => h('li', null,
+    mount(diag, (list || []).map((d) => h('li', { class: d.severity === 'warning' ? 'warning' : null },
       h('button', { type: 'button', on: { click: () => jump(d.line, d.column) }, 'aria-label': `Go to line ${d.line}, column ${d.column}` }, `${d.line}:${d.column}`),
-      ' ', d.message)));
+      ' ', d.severity === 'warning' ? 'warning: ' : '', d.message)));
   };
 
   const execute = async () => {

@@ -21,10 +21,10 @@ function layerView(l) {
     h('pre', { class: 'code', tabindex: '0' }, h('code', null, l.text || '')));
 }
 
-// The server may return links as the linker's object ({links, not_seen, ...}) or as a list.
-function linksView(links) {
+// Links come as a list (with `links_not_seen` beside it) or as the linker's whole object.
+function linksView(links, notSeenList) {
   const hits = Array.isArray(links) ? links : (links && links.links) || [];
-  const notSeen = (links && !Array.isArray(links) && links.not_seen) || [];
+  const notSeen = notSeenList || (links && !Array.isArray(links) && links.not_seen) || [];
   return h('section', { class: 'panel', 'aria-labelledby': 'h-links' },
     h('h2', { id: 'h-links' }, 'Seen in this environment'),
     hits.length
@@ -80,7 +80,7 @@ function analysisView(a) {
     behaviours.length ? h('section', { class: 'panel', 'aria-labelledby': 'h-beh' }, h('h2', { id: 'h-beh' }, `Behaviours (${behaviours.length})`),
       table(['Behaviour', 'ATT&CK', 'Tactic', 'Evidence'],
         behaviours.map((b) => [b.name, b.attack_technique, b.tactic, b.evidence_line]), { label: 'Behaviours' })) : null,
-    a.links ? linksView(a.links) : null,
+    a.links ? linksView(a.links, a.links_not_seen) : null,
     h('section', { class: 'panel', 'aria-labelledby': 'h-layers' }, h('h2', { id: 'h-layers' }, `Layers (${layers.length})`), layers.map(layerView),
       a.final_script ? h('details', { open: true }, h('summary', null, 'Final script'), h('pre', { class: 'code', tabindex: '0' }, h('code', null, a.final_script))) : null));
 }
