@@ -97,7 +97,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Verifies an API key (cached, then argon2 on a thread that may block). Audits sign-ins
 /// that ran argon2, successful or not.
-pub async fn verify_api_key(state: &AppState, key: &str, addr: &str) -> Result<Option<User>, ApiError> {
+pub async fn verify_api_key(
+    state: &AppState,
+    key: &str,
+    addr: &str,
+) -> Result<Option<User>, ApiError> {
     let digest = sha256_hex(key);
     if let Some(user) = state.cached_key(&digest) {
         return Ok(Some(user));
@@ -106,7 +110,8 @@ pub async fn verify_api_key(state: &AppState, key: &str, addr: &str) -> Result<O
     state.limiter.check(&format!("auth:{addr}")).map_err(ApiError::RateLimited)?;
     let db = std::sync::Arc::clone(&state.db);
     let k = key.to_string();
-    let user = tokio::task::spawn_blocking(move || db.verify_key(&k)).await?.map_err(ApiError::from)?;
+    let user =
+        tokio::task::spawn_blocking(move || db.verify_key(&k)).await?.map_err(ApiError::from)?;
     let key_id = crate::db::parse_api_key(key).map(|(id, _)| id).unwrap_or("malformed");
     match &user {
         Some(u) => {
@@ -135,12 +140,10 @@ pub async fn verify_api_key(state: &AppState, key: &str, addr: &str) -> Result<O
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Auth, ApiError> {
     let addr = client_addr(parts);
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| ApiError::Unauthorized("expected 'Authorization: Bearer <token>'".into()))?;
+        let token =
+            value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).ok_or_else(
+                || ApiError::Unauthorized("expected 'Authorization: Bearer <token>'".into()),
+            )?;
         if token.starts_with("bwk_") {
             return match verify_api_key(state, token, &addr).await? {
                 Some(u) => Ok(Auth::from_user(u, Via::ApiKey)),
@@ -248,14 +251,13 @@ impl Oidc {
     /// feature).
     pub async fn load(config: OidcConfig) -> Result<Oidc> {
         let text = match &config.jwks {
-            JwksSource::File(path) => std::fs::read_to_string(path).map_err(|source| Error::Io {
-                context: format!("cannot read the JWKS {}", path.display()),
-                source,
+            JwksSource::File(path) => std::fs::read_to_string(path).map_err(|source| {
+                Error::Io { context: format!("cannot read the JWKS {}", path.display()), source }
             })?,
             JwksSource::Url(url) => fetch_jwks(url).await?,
         };
-        let keys: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&text)
-            .map_err(|e| Error::Config(format!("invalid JWKS: {e}")))?;
+        let keys: jsonwebtoken::jwk::JwkSet =
+            serde_json::from_str(&text).map_err(|e| Error::Config(format!("invalid JWKS: {e}")))?;
         if keys.keys.is_empty() {
             return Err(Error::Config("the JWKS holds no keys".into()));
         }
@@ -289,7 +291,8 @@ async fn fetch_jwks(url: &str) -> Result<String> {
     if !url.starts_with("https://") {
         return Err(Error::Config("the JWKS URL must use https".into()));
     }
-    let resp = reqwest::get(url).await.map_err(|e| Error::Config(format!("cannot fetch {url}: {e}")))?;
+    let resp =
+        reqwest::get(url).await.map_err(|e| Error::Config(format!("cannot fetch {url}: {e}")))?;
     resp.text().await.map_err(|e| Error::Config(format!("cannot read {url}: {e}")))
 }
 

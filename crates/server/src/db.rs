@@ -135,7 +135,10 @@ fn hash_secret(secret: &str, cost: HashCost) -> Result<String> {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
     let salt = SaltString::encode_b64(&salt).map_err(|e| Error::Hash(e.to_string()))?;
-    Ok(argon.hash_password(secret.as_bytes(), &salt).map_err(|e| Error::Hash(e.to_string()))?.to_string())
+    Ok(argon
+        .hash_password(secret.as_bytes(), &salt)
+        .map_err(|e| Error::Hash(e.to_string()))?
+        .to_string())
 }
 
 fn verify_secret(secret: &str, stored: &str) -> bool {
@@ -150,7 +153,12 @@ fn row_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, 
 }
 
 fn to_user((name, role, workspace, created): (String, String, String, String)) -> Result<User> {
-    Ok(User { name, role: Role::parse(&role)?, workspace: WorkspaceName::parse(&workspace)?, created })
+    Ok(User {
+        name,
+        role: Role::parse(&role)?,
+        workspace: WorkspaceName::parse(&workspace)?,
+        created,
+    })
 }
 
 impl Db {
@@ -357,7 +365,11 @@ impl Db {
     }
 
     /// Sessions `user` may see in `ws`: (id, owner, shared with anyone).
-    pub fn visible_sessions(&self, ws: &WorkspaceName, user: &str) -> Result<Vec<(String, String, bool)>> {
+    pub fn visible_sessions(
+        &self,
+        ws: &WorkspaceName,
+        user: &str,
+    ) -> Result<Vec<(String, String, bool)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT c.id, c.owner, EXISTS (SELECT 1 FROM shares s WHERE s.workspace = c.workspace AND s.session_id = c.id)
@@ -365,7 +377,8 @@ impl Db {
              WHERE c.workspace = ?1 AND (c.owner = ?2 OR EXISTS (
                  SELECT 1 FROM shares s WHERE s.workspace = c.workspace AND s.session_id = c.id AND s.user = ?2))",
         )?;
-        let rows = stmt.query_map(params![ws.as_str(), user], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let rows =
+            stmt.query_map(params![ws.as_str(), user], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
@@ -394,7 +407,13 @@ impl Db {
     }
 
     /// Keeps the full answer JSON of a turn.
-    pub fn save_turn(&self, ws: &WorkspaceName, prompt_id: i64, session: &str, answer: &serde_json::Value) -> Result<()> {
+    pub fn save_turn(
+        &self,
+        ws: &WorkspaceName,
+        prompt_id: i64,
+        session: &str,
+        answer: &serde_json::Value,
+    ) -> Result<()> {
         self.conn().execute(
             "INSERT OR REPLACE INTO turns (workspace, prompt_id, session_id, answer) VALUES (?1, ?2, ?3, ?4)",
             params![ws.as_str(), prompt_id, session, answer.to_string()],
@@ -415,10 +434,18 @@ impl Db {
     }
 
     /// The stored answers of a session's turns, by prompt id.
-    pub fn turns(&self, ws: &WorkspaceName, session: &str) -> Result<std::collections::HashMap<i64, serde_json::Value>> {
+    pub fn turns(
+        &self,
+        ws: &WorkspaceName,
+        session: &str,
+    ) -> Result<std::collections::HashMap<i64, serde_json::Value>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT prompt_id, answer FROM turns WHERE workspace = ?1 AND session_id = ?2")?;
-        let rows = stmt.query_map(params![ws.as_str(), session], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        let mut stmt = conn.prepare(
+            "SELECT prompt_id, answer FROM turns WHERE workspace = ?1 AND session_id = ?2",
+        )?;
+        let rows = stmt.query_map(params![ws.as_str(), session], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
         let mut out = std::collections::HashMap::new();
         for r in rows {
             let (id, text) = r?;
@@ -428,7 +455,13 @@ impl Db {
     }
 
     /// Records an analyst update on an incident (merged with earlier ones).
-    pub fn update_incident(&self, ws: &WorkspaceName, number: i64, update: &IncidentUpdate, by: &str) -> Result<()> {
+    pub fn update_incident(
+        &self,
+        ws: &WorkspaceName,
+        number: i64,
+        update: &IncidentUpdate,
+        by: &str,
+    ) -> Result<()> {
         self.conn().execute(
             "INSERT INTO incident_overlay (workspace, number, status, classification, owner, updated_by, updated)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -443,34 +476,53 @@ impl Db {
     }
 
     /// Every incident update of a workspace, by incident number.
-    pub fn incident_overlay(&self, ws: &WorkspaceName) -> Result<std::collections::HashMap<i64, IncidentUpdate>> {
+    pub fn incident_overlay(
+        &self,
+        ws: &WorkspaceName,
+    ) -> Result<std::collections::HashMap<i64, IncidentUpdate>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT number, status, classification, owner FROM incident_overlay WHERE workspace = ?1",
         )?;
         let rows = stmt.query_map([ws.as_str()], |r| {
-            Ok((r.get::<_, i64>(0)?, IncidentUpdate { status: r.get(1)?, classification: r.get(2)?, owner: r.get(3)? }))
+            Ok((
+                r.get::<_, i64>(0)?,
+                IncidentUpdate { status: r.get(1)?, classification: r.get(2)?, owner: r.get(3)? },
+            ))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Plugin settings of a workspace: name → (enabled, settings).
-    pub fn plugin_settings(&self, ws: &WorkspaceName) -> Result<std::collections::HashMap<String, (bool, serde_json::Value)>> {
+    pub fn plugin_settings(
+        &self,
+        ws: &WorkspaceName,
+    ) -> Result<std::collections::HashMap<String, (bool, serde_json::Value)>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT name, enabled, settings FROM plugin_settings WHERE workspace = ?1")?;
+        let mut stmt = conn
+            .prepare("SELECT name, enabled, settings FROM plugin_settings WHERE workspace = ?1")?;
         let rows = stmt.query_map([ws.as_str()], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, String>(2)?))
         })?;
         let mut out = std::collections::HashMap::new();
         for r in rows {
             let (name, enabled, settings) = r?;
-            out.insert(name, (enabled, serde_json::from_str(&settings).unwrap_or(serde_json::Value::Null)));
+            out.insert(
+                name,
+                (enabled, serde_json::from_str(&settings).unwrap_or(serde_json::Value::Null)),
+            );
         }
         Ok(out)
     }
 
     /// Stores a plugin's settings.
-    pub fn set_plugin(&self, ws: &WorkspaceName, name: &str, enabled: bool, settings: &serde_json::Value) -> Result<()> {
+    pub fn set_plugin(
+        &self,
+        ws: &WorkspaceName,
+        name: &str,
+        enabled: bool,
+        settings: &serde_json::Value,
+    ) -> Result<()> {
         self.conn().execute(
             "INSERT INTO plugin_settings (workspace, name, enabled, settings) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (workspace, name) DO UPDATE SET enabled = excluded.enabled, settings = excluded.settings",
@@ -493,7 +545,8 @@ mod tests {
         let key = db.add_user("alice", Role::Owner, &ws, CHEAP)?;
         assert!(parse_api_key(&key).is_some(), "{key}");
         assert_eq!(db.verify_key(&key)?.map(|u| u.name), Some("alice".into()));
-        let (id, secret) = parse_api_key(&key).map(|(a, b)| (a.to_string(), b.to_string())).unwrap_or_default();
+        let (id, secret) =
+            parse_api_key(&key).map(|(a, b)| (a.to_string(), b.to_string())).unwrap_or_default();
         let mut wrong = secret.into_bytes();
         wrong[0] = if wrong[0] == b'a' { b'b' } else { b'a' };
         let forged = format!("bwk_{id}_{}", String::from_utf8_lossy(&wrong));

@@ -161,13 +161,11 @@ pub async fn serve_state(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let keep = state.clone();
-    let result = axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .map_err(|source| Error::Io { context: "the server stopped".into(), source });
+    let result =
+        axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|source| Error::Io { context: "the server stopped".into(), source });
     // The workspaces own tokio runtimes (the copilot's), which must not be dropped on an
     // async thread: release the last reference on a blocking one.
     let _ = tokio::task::spawn_blocking(move || drop(keep)).await;

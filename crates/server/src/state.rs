@@ -81,6 +81,7 @@ impl AppState {
     pub async fn workspace(&self, name: &WorkspaceName) -> Result<Arc<Workspace>, ApiError> {
         let state = self.clone();
         let name = name.clone();
-        Ok(tokio::task::spawn_blocking(move || state.workspaces.get(&state.config, &name)).await??)
+        Ok(tokio::task::spawn_blocking(move || state.workspaces.get(&state.config, &name))
+            .await??)
     }
 }

@@ -77,12 +77,19 @@ pub async fn static_file(uri: Uri) -> Response {
         p => p,
     };
     match Assets::get(name) {
-        Some(file) => ([(header::CONTENT_TYPE, content_type(name))], file.data.into_owned()).into_response(),
+        Some(file) => {
+            ([(header::CONTENT_TYPE, content_type(name))], file.data.into_owned()).into_response()
+        }
         None if name == "index.html" => (
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             "Bulwark server: the web app is not built into this binary; the API is at /api/v1.",
         )
             .into_response(),
-        None => (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "not found").into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "not found",
+        )
+            .into_response(),
     }
 }

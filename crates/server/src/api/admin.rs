@@ -28,7 +28,11 @@ fn session_cookie(state: &AppState, value: &str, max_age: i64) -> Result<HeaderV
 
 /// Signs in with an API key: sets the session cookie and returns the CSRF token.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", responses((status = 200, description = "Signed in"), (status = 401, description = "Invalid key")))]
-pub async fn login(State(state): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, Json(b): Json<Login>) -> Result<Response, ApiError> {
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Json(b): Json<Login>,
+) -> Result<Response, ApiError> {
     let addr = addr.ip().to_string();
     state.limiter.check(&format!("login:{addr}")).map_err(ApiError::RateLimited)?;
     let user = verify_api_key(&state, b.api_key.trim(), &addr)
@@ -45,13 +49,19 @@ pub async fn login(State(state): State<AppState>, ConnectInfo(addr): ConnectInfo
     });
     let body = json!({"user": user.name, "role": user.role, "workspace": user.workspace, "csrf_token": csrf});
     let mut response = axum::Json(body).into_response();
-    response.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, &id, state.config.session_ttl_secs)?);
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&state, &id, state.config.session_ttl_secs)?);
     Ok(response)
 }
 
 /// Ends the browser session.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", responses((status = 200, description = "Signed out")))]
-pub async fn logout(State(state): State<AppState>, auth: Auth, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let id = headers
         .get_all(header::COOKIE)
         .iter()
@@ -79,7 +89,9 @@ pub async fn logout(State(state): State<AppState>, auth: Auth, headers: HeaderMa
 /// Who the caller is.
 #[utoipa::path(get, path = "/me", tag = "auth", responses((status = 200, description = "User, role, workspace, CSRF token")))]
 pub async fn me(auth: Auth) -> Json<Value> {
-    Json(json!({"user": auth.user, "role": auth.role, "workspace": auth.workspace, "csrf_token": auth.csrf}))
+    Json(
+        json!({"user": auth.user, "role": auth.role, "workspace": auth.workspace, "csrf_token": auth.csrf}),
+    )
 }
 
 /// Users of the caller's workspace (owner).
@@ -100,7 +112,11 @@ pub struct NewUser {
 
 /// Adds a user to the caller's workspace (owner); the API key is shown once.
 #[utoipa::path(post, path = "/users", tag = "admin", responses((status = 200, description = "The new user's API key (shown once)")))]
-pub async fn add_user(State(state): State<AppState>, auth: Auth, Json(b): Json<NewUser>) -> Result<Json<Value>, ApiError> {
+pub async fn add_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(b): Json<NewUser>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Owner, "admin.users")?;
     let role = Role::parse(&b.role)?;
     let workspace = match b.workspace.as_deref() {
@@ -156,16 +172,23 @@ pub struct PluginPatch {
 
 /// Enables or disables a plugin, or changes its settings (owner).
 #[utoipa::path(patch, path = "/plugins/{name}", tag = "admin", params(("name" = String, Path, description = "Plugin")), responses((status = 200, description = "Updated")))]
-pub async fn update_plugin(State(state): State<AppState>, auth: Auth, axum::extract::Path(name): axum::extract::Path<String>, Json(b): Json<PluginPatch>) -> Result<Json<Value>, ApiError> {
+pub async fn update_plugin(
+    State(state): State<AppState>,
+    auth: Auth,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    Json(b): Json<PluginPatch>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Owner, "admin.plugins")?;
     let ws = state.workspace(&auth.workspace).await?;
-    let skill = ws.copilot.skills().get(&name).ok_or_else(|| ApiError::not_found("no such plugin"))?.name();
+    let skill =
+        ws.copilot.skills().get(&name).ok_or_else(|| ApiError::not_found("no such plugin"))?.name();
     if let Some(s) = &b.settings
         && (!s.is_object() || s.to_string().len() > 64 * 1024)
     {
         return Err(ApiError::bad("settings must be a JSON object under 64 KiB"));
     }
-    let current = state.db.plugin_settings(&auth.workspace)?.remove(skill).unwrap_or((true, json!({})));
+    let current =
+        state.db.plugin_settings(&auth.workspace)?.remove(skill).unwrap_or((true, json!({})));
     let enabled = b.enabled.unwrap_or(current.0);
     let settings = b.settings.clone().unwrap_or(current.1);
     state.db.set_plugin(&auth.workspace, skill, enabled, &settings)?;
@@ -189,7 +212,11 @@ pub struct Limit {
 
 /// The audit log of the caller's workspace, newest first (owner).
 #[utoipa::path(get, path = "/audit", tag = "admin", params(("limit" = Option<usize>, Query, description = "Entries (default 100, at most 10000)")), responses((status = 200, description = "Audit entries")))]
-pub async fn audit(State(state): State<AppState>, auth: Auth, Query(q): Query<Limit>) -> Result<Json<Value>, ApiError> {
+pub async fn audit(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<Limit>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Owner, "admin.audit")?;
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
     Ok(Json(json!(state.db.audit_entries(limit, Some(&auth.workspace))?)))

@@ -21,11 +21,17 @@ pub const DEFAULT_ROWS: usize = 1_000;
 pub const MAX_ROWS: usize = 10_000;
 
 /// Runs KQL on the workspace's engine, on a blocking thread.
-pub async fn run_kql(state: &AppState, ws: Arc<Workspace>, text: String, max_rows: usize) -> Result<QueryOutput, (String, QueryError)> {
+pub async fn run_kql(
+    state: &AppState,
+    ws: Arc<Workspace>,
+    text: String,
+    max_rows: usize,
+) -> Result<QueryOutput, (String, QueryError)> {
     let options = QueryOptions { now: state.config.now, max_rows: Some(max_rows) };
     let handle = tokio::runtime::Handle::current();
     let t = text.clone();
-    match tokio::task::spawn_blocking(move || handle.block_on(ws.engine.query(&t, &options))).await {
+    match tokio::task::spawn_blocking(move || handle.block_on(ws.engine.query(&t, &options))).await
+    {
         Ok(r) => r.map_err(|e| (text, e)),
         Err(e) => Err((text, QueryError::Execution(format!("the query stopped: {e}")))),
     }
@@ -37,11 +43,15 @@ fn diagnostics(text: &str, e: &QueryError) -> Vec<Value> {
         json!({"line": line, "column": column, "message": d.message, "code": d.code})
     };
     match e {
-        QueryError::Syntax(d) | QueryError::Check(d) => d.iter().filter(|d| d.is_error()).map(one).collect(),
+        QueryError::Syntax(d) | QueryError::Check(d) => {
+            d.iter().filter(|d| d.is_error()).map(one).collect()
+        }
         QueryError::Plan { message, span: Some(span) } => {
             vec![one(&bulwark_kql::Diagnostic::error("KQL2001", *span, message.clone()))]
         }
-        QueryError::Plan { message, span: None } => vec![json!({"line": 1, "column": 1, "message": message})],
+        QueryError::Plan { message, span: None } => {
+            vec![json!({"line": 1, "column": 1, "message": message})]
+        }
         QueryError::Execution(m) => vec![json!({"line": 1, "column": 1, "message": m})],
     }
 }
@@ -50,7 +60,11 @@ fn query_error(text: &str, e: &QueryError) -> ApiError {
     ApiError::Query { message: e.to_string(), diagnostics: diagnostics(text, e) }
 }
 
-async fn table_rows(state: &AppState, ws: &Arc<Workspace>, kql: &str) -> Result<Vec<Map<String, Value>>, ApiError> {
+async fn table_rows(
+    state: &AppState,
+    ws: &Arc<Workspace>,
+    kql: &str,
+) -> Result<Vec<Map<String, Value>>, ApiError> {
     match run_kql(state, Arc::clone(ws), kql.to_string(), 100_000).await {
         Ok(out) => Ok(out.to_json_rows()),
         // A workspace without the table yet has no incidents.
@@ -151,15 +165,25 @@ async fn incidents_of(state: &AppState, auth: &Auth) -> Result<Vec<Value>, ApiEr
 
 /// The workspace's incidents.
 #[utoipa::path(get, path = "/incidents", tag = "incidents", params(("status" = Option<String>, Query, description = "Status"), ("severity" = Option<String>, Query, description = "Severity"), ("owner" = Option<String>, Query, description = "Owner")), responses((status = 200, description = "Incidents, newest first")))]
-pub async fn incidents(State(state): State<AppState>, auth: Auth, Query(f): Query<IncidentFilter>) -> Result<Json<Value>, ApiError> {
+pub async fn incidents(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(f): Query<IncidentFilter>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Reader, "incidents")?;
     let matches = |v: &Value, key: &str, want: &Option<String>| {
-        want.as_deref().is_none_or(|w| w.is_empty() || v[key].as_str().is_some_and(|s| s.eq_ignore_ascii_case(w)))
+        want.as_deref().is_none_or(|w| {
+            w.is_empty() || v[key].as_str().is_some_and(|s| s.eq_ignore_ascii_case(w))
+        })
     };
     let list: Vec<Value> = incidents_of(&state, &auth)
         .await?
         .into_iter()
-        .filter(|i| matches(i, "status", &f.status) && matches(i, "severity", &f.severity) && matches(i, "owner", &f.owner))
+        .filter(|i| {
+            matches(i, "status", &f.status)
+                && matches(i, "severity", &f.severity)
+                && matches(i, "owner", &f.owner)
+        })
         .collect();
     Ok(Json(Value::Array(list)))
 }
@@ -168,9 +192,14 @@ fn parse_number(n: &str) -> Result<i64, ApiError> {
     n.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| ApiError::not_found("no such incident"))
 }
 
-async fn alerts_of(state: &AppState, ws: &Arc<Workspace>, ids: &[String]) -> Result<Vec<Value>, ApiError> {
+async fn alerts_of(
+    state: &AppState,
+    ws: &Arc<Workspace>,
+    ids: &[String],
+) -> Result<Vec<Value>, ApiError> {
     let rows = table_rows(state, ws, "AlertInfo | sort by TimeGenerated asc").await?;
-    let evidence = if ids.is_empty() { Vec::new() } else { table_rows(state, ws, "AlertEvidence").await? };
+    let evidence =
+        if ids.is_empty() { Vec::new() } else { table_rows(state, ws, "AlertEvidence").await? };
     Ok(rows
         .iter()
         .filter(|r| ids.is_empty() || ids.contains(&text(r, "AlertId")))
@@ -196,11 +225,16 @@ async fn alerts_of(state: &AppState, ws: &Arc<Workspace>, ids: &[String]) -> Res
 
 /// One incident with its alerts, timeline and entities.
 #[utoipa::path(get, path = "/incidents/{number}", tag = "incidents", params(("number" = i64, Path, description = "Incident number")), responses((status = 200, description = "The incident"), (status = 404, description = "No such incident")))]
-pub async fn incident(State(state): State<AppState>, auth: Auth, Path(number): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn incident(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(number): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Reader, "incidents")?;
     let n = parse_number(&number)?;
     let ws = state.workspace(&auth.workspace).await?;
-    let rows = table_rows(&state, &ws, &format!("SecurityIncident | where IncidentNumber == {n}")).await?;
+    let rows =
+        table_rows(&state, &ws, &format!("SecurityIncident | where IncidentNumber == {n}")).await?;
     let row = rows.first().ok_or_else(|| ApiError::not_found("no such incident"))?;
     let overlay = state.db.incident_overlay(&auth.workspace)?;
     let mut out = incident_json(row, overlay.get(&n));
@@ -209,7 +243,10 @@ pub async fn incident(State(state): State<AppState>, auth: Auth, Path(number): P
         _ => Vec::new(),
     };
     let alerts = if ids.is_empty() { Vec::new() } else { alerts_of(&state, &ws, &ids).await? };
-    let timeline: Vec<Value> = alerts.iter().map(|a| json!({"time": a["time"], "title": a["title"], "entity": a["entity"]})).collect();
+    let timeline: Vec<Value> = alerts
+        .iter()
+        .map(|a| json!({"time": a["time"], "title": a["title"], "entity": a["entity"]}))
+        .collect();
     let (devices, users, ips) = entities(row);
     out["alerts"] = Value::Array(alerts);
     out["timeline"] = Value::Array(timeline);
@@ -238,22 +275,34 @@ pub struct IncidentPatch {
 
 /// Updates an incident's status, classification or owner (stored as an overlay; audited).
 #[utoipa::path(patch, path = "/incidents/{number}", tag = "incidents", params(("number" = i64, Path, description = "Incident number")), responses((status = 200, description = "The updated incident")))]
-pub async fn update_incident(State(state): State<AppState>, auth: Auth, Path(number): Path<String>, Json(p): Json<IncidentPatch>) -> Result<Json<Value>, ApiError> {
+pub async fn update_incident(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(number): Path<String>,
+    Json(p): Json<IncidentPatch>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Contributor, "incident.update")?;
     let n = parse_number(&number)?;
-    let pick = |v: &Option<String>, allowed: &[&str], what: &str| -> Result<Option<String>, ApiError> {
-        match v {
-            None => Ok(None),
-            Some(s) => allowed
-                .iter()
-                .find(|a| a.eq_ignore_ascii_case(s.trim()))
-                .map(|a| Some(a.to_string()))
-                .ok_or_else(|| ApiError::bad(format!("{what} must be one of {}", allowed.join(", ")))),
-        }
-    };
+    let pick =
+        |v: &Option<String>, allowed: &[&str], what: &str| -> Result<Option<String>, ApiError> {
+            match v {
+                None => Ok(None),
+                Some(s) => allowed
+                    .iter()
+                    .find(|a| a.eq_ignore_ascii_case(s.trim()))
+                    .map(|a| Some(a.to_string()))
+                    .ok_or_else(|| {
+                        ApiError::bad(format!("{what} must be one of {}", allowed.join(", ")))
+                    }),
+            }
+        };
     let update = IncidentUpdate {
         status: pick(&p.status, &["New", "Active", "Closed"], "status")?,
-        classification: pick(&p.classification, &["Undetermined", "TruePositive", "BenignPositive", "FalsePositive"], "classification")?,
+        classification: pick(
+            &p.classification,
+            &["Undetermined", "TruePositive", "BenignPositive", "FalsePositive"],
+            "classification",
+        )?,
         owner: match &p.owner {
             None => None,
             Some(o) => Some(crate::names::user_name(o).map_err(ApiError::from)?.to_string()),
@@ -263,7 +312,10 @@ pub async fn update_incident(State(state): State<AppState>, auth: Auth, Path(num
         return Err(ApiError::bad("nothing to update: send status, classification or owner"));
     }
     let ws = state.workspace(&auth.workspace).await?;
-    if table_rows(&state, &ws, &format!("SecurityIncident | where IncidentNumber == {n} | take 1")).await?.is_empty() {
+    if table_rows(&state, &ws, &format!("SecurityIncident | where IncidentNumber == {n} | take 1"))
+        .await?
+        .is_empty()
+    {
         return Err(ApiError::not_found("no such incident"));
     }
     state.db.update_incident(&auth.workspace, n, &update, &auth.user)?;
@@ -289,14 +341,20 @@ pub struct AlertFilter {
 
 /// Alerts (of one incident, or the newest 1000).
 #[utoipa::path(get, path = "/alerts", tag = "incidents", params(("incident" = Option<i64>, Query, description = "Incident number")), responses((status = 200, description = "Alerts")))]
-pub async fn alerts(State(state): State<AppState>, auth: Auth, Query(f): Query<AlertFilter>) -> Result<Json<Value>, ApiError> {
+pub async fn alerts(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(f): Query<AlertFilter>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Reader, "alerts")?;
     let ws = state.workspace(&auth.workspace).await?;
     let ids = match f.incident.as_deref().filter(|s| !s.is_empty()) {
         None => Vec::new(),
         Some(n) => {
             let n = parse_number(n)?;
-            let rows = table_rows(&state, &ws, &format!("SecurityIncident | where IncidentNumber == {n}")).await?;
+            let rows =
+                table_rows(&state, &ws, &format!("SecurityIncident | where IncidentNumber == {n}"))
+                    .await?;
             let row = rows.first().ok_or_else(|| ApiError::not_found("no such incident"))?;
             match json_field(row, "AlertIds") {
                 Value::Array(a) => a.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
@@ -327,7 +385,11 @@ fn check_query(q: &str) -> Result<(), ApiError> {
 
 /// Runs KQL over the caller's workspace.
 #[utoipa::path(post, path = "/kql/run", tag = "kql", responses((status = 200, description = "Columns and rows"), (status = 400, description = "Invalid query, with diagnostics")))]
-pub async fn kql_run(State(state): State<AppState>, auth: Auth, Json(b): Json<KqlRun>) -> Result<Json<Value>, ApiError> {
+pub async fn kql_run(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(b): Json<KqlRun>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Contributor, "kql")?;
     check_query(&b.query)?;
     let max_rows = b.max_rows.unwrap_or(DEFAULT_ROWS).clamp(1, MAX_ROWS);
@@ -346,7 +408,9 @@ pub async fn kql_run(State(state): State<AppState>, auth: Auth, Json(b): Json<Kq
     let rows: Vec<Value> = out
         .to_json_rows()
         .into_iter()
-        .map(|mut r| Value::Array(names.iter().map(|n| r.remove(*n).unwrap_or(Value::Null)).collect()))
+        .map(|mut r| {
+            Value::Array(names.iter().map(|n| r.remove(*n).unwrap_or(Value::Null)).collect())
+        })
         .collect();
     Ok(Json(json!({
         "columns": out.columns.iter().map(|c| json!({"name": c.name, "type": c.ty.name()})).collect::<Vec<_>>(),
@@ -367,7 +431,11 @@ pub struct KqlText {
 
 /// Parses and checks KQL against the workspace's schemas.
 #[utoipa::path(post, path = "/kql/check", tag = "kql", responses((status = 200, description = "Validity and diagnostics")))]
-pub async fn kql_check(State(state): State<AppState>, auth: Auth, Json(b): Json<KqlText>) -> Result<Json<Value>, ApiError> {
+pub async fn kql_check(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(b): Json<KqlText>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Contributor, "kql")?;
     check_query(&b.query)?;
     let ws = state.workspace(&auth.workspace).await?;
@@ -395,12 +463,17 @@ pub struct Question {
 
 /// Natural language to KQL (checked).
 #[utoipa::path(post, path = "/kql/generate", tag = "kql", responses((status = 200, description = "KQL, validity, diagnostics, table")))]
-pub async fn kql_generate(State(state): State<AppState>, auth: Auth, Json(b): Json<Question>) -> Result<Json<Value>, ApiError> {
+pub async fn kql_generate(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(b): Json<Question>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Contributor, "kql")?;
     if b.question.trim().is_empty() || b.question.len() > 10_000 {
         return Err(ApiError::bad("the question must have 1 to 10000 characters"));
     }
-    let g = tokio::task::spawn_blocking(move || bulwark_copilot::nl2kql::generate(&b.question)).await?;
+    let g =
+        tokio::task::spawn_blocking(move || bulwark_copilot::nl2kql::generate(&b.question)).await?;
     let mut out = g.to_json();
     out["table"] = json!(g.table);
     out["notes"] = json!(g.notes);
@@ -417,18 +490,26 @@ pub struct ScriptBody {
 
 /// Reverse-engineers a script without running it, linking its indicators to the workspace.
 #[utoipa::path(post, path = "/scripts/analyze", tag = "scripts", responses((status = 200, description = "Analysis with links")))]
-pub async fn analyze_script(State(state): State<AppState>, auth: Auth, Json(b): Json<ScriptBody>) -> Result<Json<Value>, ApiError> {
+pub async fn analyze_script(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(b): Json<ScriptBody>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Contributor, "script")?;
     let lang = match b.language.as_deref().filter(|l| !l.is_empty() && *l != "auto") {
         None => None,
-        Some(l) => Some(bulwark_scripts::Language::parse(l).ok_or_else(|| ApiError::bad("unsupported language"))?),
+        Some(l) => Some(
+            bulwark_scripts::Language::parse(l)
+                .ok_or_else(|| ApiError::bad("unsupported language"))?,
+        ),
     };
     let ws = state.workspace(&auth.workspace).await?;
     let st = state.clone();
     let value = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
         let options = bulwark_scripts::AnalyzeOptions { lang, ..Default::default() };
         let analysis = bulwark_scripts::analyze_bytes(b.script.as_bytes(), &options);
-        let store = bulwark_store::Store::open(&ws.dir).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let store =
+            bulwark_store::Store::open(&ws.dir).map_err(|e| ApiError::Internal(e.to_string()))?;
         let tables: std::collections::BTreeSet<String> = store
             .table_stats()
             .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -436,9 +517,14 @@ pub async fn analyze_script(State(state): State<AppState>, auth: Auth, Json(b): 
             .filter(|t| t.rows > 0)
             .map(|t| t.name)
             .collect();
-        let mut v = serde_json::to_value(&analysis).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let mut v =
+            serde_json::to_value(&analysis).map_err(|e| ApiError::Internal(e.to_string()))?;
         if !tables.is_empty() {
-            let links = bulwark_scripts::link(&analysis, &ws.engine, &bulwark_scripts::LinkOptions { tables: Some(tables), ..Default::default() });
+            let links = bulwark_scripts::link(
+                &analysis,
+                &ws.engine,
+                &bulwark_scripts::LinkOptions { tables: Some(tables), ..Default::default() },
+            );
             v["links"] = json!(links.links);
             v["links_not_seen"] = json!(links.not_seen);
             v["link_errors"] = json!(links.errors);

@@ -206,11 +206,14 @@ pub async fn prompt_stream(
             // A closed channel means the client left; the answer is still recorded.
             let _ = tx.blocking_send(Event::default().event(name).data(data.to_string()));
         };
-        let result = run_prompt(&state, &ws, &auth, body.session_id.as_deref(), &body.prompt, &mut |e| match e {
-            PromptEvent::Session(id) => send("session", json!({"session_id": id})),
-            PromptEvent::Process(p) => send("process", json!(p)),
-            PromptEvent::Token(t) => send("token", json!({"text": t})),
-        });
+        let result =
+            run_prompt(&state, &ws, &auth, body.session_id.as_deref(), &body.prompt, &mut |e| {
+                match e {
+                    PromptEvent::Session(id) => send("session", json!({"session_id": id})),
+                    PromptEvent::Process(p) => send("process", json!(p)),
+                    PromptEvent::Token(t) => send("token", json!({"text": t})),
+                }
+            });
         match result {
             Ok((id, prompt_id, answer)) => {
                 send("answer", answer_json(&id, prompt_id, &answer));
@@ -236,7 +239,10 @@ pub struct RunBook {
 
 /// The built-in promptbooks.
 #[utoipa::path(get, path = "/promptbooks", tag = "prompts", responses((status = 200, description = "Promptbooks")))]
-pub async fn promptbooks(State(state): State<AppState>, auth: Auth) -> Result<Json<Value>, ApiError> {
+pub async fn promptbooks(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Reader, "promptbooks")?;
     let books: Vec<Value> = bulwark_copilot::promptbook::builtin()
         .iter()
@@ -261,8 +267,9 @@ pub async fn run_promptbook(
     Json(body): Json<RunBook>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Contributor, "promptbook")?;
-    let book = bulwark_copilot::promptbook::find(&name)
-        .ok_or_else(|| ApiError::not_found(format!("no promptbook '{}'", crate::names::shorten(&name, 60))))?;
+    let book = bulwark_copilot::promptbook::find(&name).ok_or_else(|| {
+        ApiError::not_found(format!("no promptbook '{}'", crate::names::shorten(&name, 60)))
+    })?;
     let prompts = book.expand(&body.params).map_err(ApiError::from)?;
     for p in &prompts {
         check_prompt(p)?;
@@ -272,7 +279,8 @@ pub async fn run_promptbook(
         let mut session = body.session_id.clone();
         let mut steps = Vec::new();
         for p in &prompts {
-            let (id, prompt_id, answer) = run_prompt(&state, &ws, &auth, session.as_deref(), p, &mut |_| {})?;
+            let (id, prompt_id, answer) =
+                run_prompt(&state, &ws, &auth, session.as_deref(), p, &mut |_| {})?;
             steps.push(answer_json(&id, prompt_id, &answer));
             session = Some(id);
         }
@@ -336,7 +344,12 @@ pub async fn feedback(
 }
 
 /// Asks without a stored session; returns `{"markdown","evidence"}`.
-async fn one_shot(state: AppState, auth: Auth, action: &'static str, prompt: String) -> Result<Json<Value>, ApiError> {
+async fn one_shot(
+    state: AppState,
+    auth: Auth,
+    action: &'static str,
+    prompt: String,
+) -> Result<Json<Value>, ApiError> {
     check_prompt(&prompt)?;
     let ws: Arc<Workspace> = state.workspace(&auth.workspace).await?;
     let answer = tokio::task::spawn_blocking(move || {
@@ -345,7 +358,9 @@ async fn one_shot(state: AppState, auth: Auth, action: &'static str, prompt: Str
         a
     })
     .await?;
-    Ok(Json(json!({"markdown": answer.markdown, "evidence": answer.evidence, "skills": answer.skills})))
+    Ok(Json(
+        json!({"markdown": answer.markdown, "evidence": answer.evidence, "skills": answer.skills}),
+    ))
 }
 
 /// `GET /intel/lookup` query.
@@ -364,7 +379,11 @@ fn one_line(value: &str, what: &str, max: usize) -> Result<String, ApiError> {
 
 /// What the data and the knowledge base know about an indicator.
 #[utoipa::path(get, path = "/intel/lookup", tag = "prompts", params(("indicator" = String, Query, description = "IP, domain, hash, URL, host or user")), responses((status = 200, description = "Markdown and evidence")))]
-pub async fn intel_lookup(State(state): State<AppState>, auth: Auth, Query(q): Query<Indicator>) -> Result<Json<Value>, ApiError> {
+pub async fn intel_lookup(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<Indicator>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Contributor, "intel")?;
     let indicator = one_line(&q.indicator, "indicator", 512)?;
     one_shot(state, auth, "intel", format!("Tell me about {indicator}")).await
@@ -382,12 +401,26 @@ pub struct ReportBody {
 
 /// A security report for an audience.
 #[utoipa::path(post, path = "/reports", tag = "prompts", responses((status = 200, description = "Markdown and evidence")))]
-pub async fn report(State(state): State<AppState>, auth: Auth, Json(body): Json<ReportBody>) -> Result<Json<Value>, ApiError> {
+pub async fn report(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(body): Json<ReportBody>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Contributor, "report")?;
     let audience = one_line(&body.audience, "audience", 60)?;
     let period = one_line(body.period.as_deref().unwrap_or("past week"), "period", 60)?;
-    let tone = if body.tone.trim().is_empty() { String::new() } else { format!(" in a {} tone", one_line(&body.tone, "tone", 40)?) };
-    one_shot(state, auth, "report", format!("Write a {audience} security report for the {period}{tone}")).await
+    let tone = if body.tone.trim().is_empty() {
+        String::new()
+    } else {
+        format!(" in a {} tone", one_line(&body.tone, "tone", 40)?)
+    };
+    one_shot(
+        state,
+        auth,
+        "report",
+        format!("Write a {audience} security report for the {period}{tone}"),
+    )
+    .await
 }
 
 /// `{"incident"}` of the embedded incident endpoints.
@@ -402,7 +435,10 @@ fn incident_ref(v: &Value) -> Result<String, ApiError> {
         Value::String(s) => s.trim().to_string(),
         _ => String::new(),
     };
-    if text.is_empty() || text.len() > 80 || !text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    if text.is_empty()
+        || text.len() > 80
+        || !text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
         return Err(ApiError::bad("incident must be an incident number or name"));
     }
     Ok(text)
@@ -410,7 +446,11 @@ fn incident_ref(v: &Value) -> Result<String, ApiError> {
 
 /// Embedded: an incident summary.
 #[utoipa::path(post, path = "/embed/incident-summary", tag = "embed", responses((status = 200, description = "Markdown and evidence")))]
-pub async fn embed_incident_summary(State(state): State<AppState>, auth: Auth, Json(b): Json<IncidentRef>) -> Result<Json<Value>, ApiError> {
+pub async fn embed_incident_summary(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(b): Json<IncidentRef>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Contributor, "embed")?;
     let n = incident_ref(&b.incident)?;
     one_shot(state, auth, "embed", format!("Summarize incident {n}")).await
@@ -418,7 +458,11 @@ pub async fn embed_incident_summary(State(state): State<AppState>, auth: Auth, J
 
 /// Embedded: guided response for an incident.
 #[utoipa::path(post, path = "/embed/guided-response", tag = "embed", responses((status = 200, description = "Markdown and evidence")))]
-pub async fn embed_guided_response(State(state): State<AppState>, auth: Auth, Json(b): Json<IncidentRef>) -> Result<Json<Value>, ApiError> {
+pub async fn embed_guided_response(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(b): Json<IncidentRef>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Contributor, "embed")?;
     let n = incident_ref(&b.incident)?;
     one_shot(state, auth, "embed", format!("What should we do about incident {n}?")).await
@@ -432,7 +476,11 @@ pub struct ScriptRef {
 
 /// Embedded: script analysis.
 #[utoipa::path(post, path = "/embed/script-analysis", tag = "embed", responses((status = 200, description = "Markdown and evidence")))]
-pub async fn embed_script_analysis(State(state): State<AppState>, auth: Auth, Json(b): Json<ScriptRef>) -> Result<Json<Value>, ApiError> {
+pub async fn embed_script_analysis(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(b): Json<ScriptRef>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Contributor, "embed")?;
     if b.script.trim().is_empty() {
         return Err(ApiError::bad("the script is empty"));
@@ -450,7 +498,11 @@ pub struct QuestionRef {
 
 /// Embedded: a KQL query for a question.
 #[utoipa::path(post, path = "/embed/kql-assistant", tag = "embed", responses((status = 200, description = "Markdown and evidence")))]
-pub async fn embed_kql_assistant(State(state): State<AppState>, auth: Auth, Json(b): Json<QuestionRef>) -> Result<Json<Value>, ApiError> {
+pub async fn embed_kql_assistant(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(b): Json<QuestionRef>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Contributor, "embed")?;
     let q = one_line(&b.question, "question", 2000)?;
     one_shot(state, auth, "embed", format!("Write a KQL query for {q}")).await

@@ -77,13 +77,18 @@ pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Json<Valu
 
 /// A session's turns.
 #[utoipa::path(get, path = "/sessions/{id}", tag = "sessions", params(("id" = String, Path, description = "Session id")), responses((status = 200, description = "The session"), (status = 404, description = "Absent or not visible")))]
-pub async fn get(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Reader, "sessions")?;
     session_access(&state, &auth, &id)?;
     let ws = state.workspace(&auth.workspace).await?;
     let (name, history) = {
         let store = ws.sessions();
-        let name = store.list()?.into_iter().find(|s| s.id == id).map(|s| s.name).unwrap_or_default();
+        let name =
+            store.list()?.into_iter().find(|s| s.id == id).map(|s| s.name).unwrap_or_default();
         (name, store.history(&id)?)
     };
     let stored = state.db.turns(&auth.workspace, &id)?;
@@ -110,7 +115,12 @@ pub struct Rename {
 
 /// Renames a session (owner).
 #[utoipa::path(patch, path = "/sessions/{id}", tag = "sessions", params(("id" = String, Path, description = "Session id")), responses((status = 200, description = "Renamed")))]
-pub async fn rename(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, Json(b): Json<Rename>) -> Result<Json<Value>, ApiError> {
+pub async fn rename(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Json(b): Json<Rename>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Contributor, "sessions")?;
     owner_only(&state, &auth, &id)?;
     let name = b.name.trim();
@@ -125,7 +135,11 @@ pub async fn rename(State(state): State<AppState>, auth: Auth, Path(id): Path<St
 
 /// Deletes a session (owner).
 #[utoipa::path(delete, path = "/sessions/{id}", tag = "sessions", params(("id" = String, Path, description = "Session id")), responses((status = 200, description = "Deleted")))]
-pub async fn delete(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Contributor, "sessions")?;
     owner_only(&state, &auth, &id)?;
     let ws = state.workspace(&auth.workspace).await?;
@@ -143,7 +157,12 @@ pub struct ShareBody {
 
 /// Shares a session with a user of the same workspace (owner).
 #[utoipa::path(post, path = "/sessions/{id}/share", tag = "sessions", params(("id" = String, Path, description = "Session id")), responses((status = 200, description = "Shared")))]
-pub async fn share(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, Json(b): Json<ShareBody>) -> Result<Json<Value>, ApiError> {
+pub async fn share(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Json(b): Json<ShareBody>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Contributor, "sessions")?;
     owner_only(&state, &auth, &id)?;
     let user = state
@@ -165,7 +184,12 @@ pub struct ExportQuery {
 
 /// A session as Markdown or a self-contained HTML page.
 #[utoipa::path(get, path = "/sessions/{id}/export", tag = "sessions", params(("id" = String, Path, description = "Session id"), ("format" = Option<String>, Query, description = "md (default) or html")), responses((status = 200, description = "text/markdown or text/html")))]
-pub async fn export(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, Query(q): Query<ExportQuery>) -> Result<Response, ApiError> {
+pub async fn export(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
     auth.require(&state, Role::Reader, "sessions")?;
     session_access(&state, &auth, &id)?;
     let ws = state.workspace(&auth.workspace).await?;
@@ -180,7 +204,11 @@ pub async fn export(State(state): State<AppState>, auth: Auth, Path(id): Path<St
 
 /// A session's pinboard.
 #[utoipa::path(get, path = "/sessions/{id}/pins", tag = "sessions", params(("id" = String, Path, description = "Session id")), responses((status = 200, description = "Pins")))]
-pub async fn pins(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn pins(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Reader, "sessions")?;
     session_access(&state, &auth, &id)?;
     let ws = state.workspace(&auth.workspace).await?;
@@ -212,7 +240,12 @@ pub struct PinBody {
 
 /// Pins an answer of the session (owner).
 #[utoipa::path(post, path = "/sessions/{id}/pins", tag = "sessions", params(("id" = String, Path, description = "Session id")), responses((status = 200, description = "Pinned")))]
-pub async fn pin(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, Json(b): Json<PinBody>) -> Result<Json<Value>, ApiError> {
+pub async fn pin(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Json(b): Json<PinBody>,
+) -> Result<Json<Value>, ApiError> {
     auth.require(&state, Role::Contributor, "sessions")?;
     owner_only(&state, &auth, &id)?;
     if state.db.turn_session(&auth.workspace, b.prompt_id)?.as_deref() != Some(id.as_str()) {
