@@ -18,7 +18,15 @@ function fmtNum(v) {
   if (a >= 1e9) return (v / 1e9).toFixed(1) + 'G';
   if (a >= 1e6) return (v / 1e6).toFixed(1) + 'M';
   if (a >= 1e4) return (v / 1e3).toFixed(1) + 'k';
-  return Number.isInteger(v) ? String(v) : v.toFixed(2);
+  return Number.isInteger(v) ? String(v) : String(Number(v.toFixed(2)));
+}
+
+// A 1/2/5 × 10^k step giving about four grid intervals (whole numbers for counts).
+function niceStep(span, integers) {
+  const raw = span / 4;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) || raw;
+  return integers ? Math.max(1, Math.round(step)) : step;
 }
 
 function shortLabel(v) {
@@ -51,8 +59,11 @@ export function chart(columns, rows, render) {
   const xs = data.map((r, i) => (xi >= 0 ? r[xi] : i + 1));
   const vals = ys.map((y) => data.map((r) => Number(r[y]) || 0));
   const all = vals.flat();
-  const max = Math.max(0, ...all);
-  const min = Math.min(0, ...all);
+  const integers = all.every(Number.isInteger);
+  const step0 = niceStep(Math.max(0, ...all) - Math.min(0, ...all) || 1, integers);
+  // Round the axis out to whole steps so grid lines fall on readable values.
+  const max = Math.ceil(Math.max(0, ...all) / step0) * step0 || step0;
+  const min = Math.floor(Math.min(0, ...all) / step0) * step0;
   const span = max - min || 1;
 
   const W = 800;
@@ -69,8 +80,7 @@ export function chart(columns, rows, render) {
   svg.appendChild(s('title', null, title));
 
   // Horizontal grid lines with value labels.
-  for (let k = 0; k <= 4; k++) {
-    const v = min + (span * k) / 4;
+  for (let v = min; v <= max + step0 / 2; v += step0) {
     const y = yPos(v);
     svg.appendChild(s('line', { class: 'grid', x1: L, x2: W - R, y1: y, y2: y }));
     svg.appendChild(s('text', { x: L - 6, y: y + 4, 'text-anchor': 'end' }, fmtNum(v)));
