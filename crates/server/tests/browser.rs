@@ -424,6 +424,16 @@ async fn scenario(c: &Client, base: &str, api_key: &str, prompt: &str, shots: &P
     wait_css(c, "main table.data tbody a").await?.click().await?;
     wait_css(c, "main .turn .answer .md").await?;
     assert!(!text_of(c, "main h1").await?.is_empty());
+    // Rename it; the list shows the new name.
+    c.execute(
+        "const i = document.getElementById('session-name'); i.value = 'Triage notes'; i.form.requestSubmit();",
+        vec![],
+    )
+    .await?;
+    wait_js(c, "document.querySelector('main .status').textContent === 'Renamed.'").await?;
+    go(c, "#/sessions").await?;
+    let names = wait_js(c, "[...document.querySelectorAll('main table.data tbody a')].map(a => a.textContent).join('|')").await?;
+    assert!(names.as_str().unwrap_or("").contains("Triage notes"), "{names}");
 
     // --- promptbook: open the first, fill its parameters, run it ---
     go(c, "#/promptbooks").await?;
@@ -459,6 +469,23 @@ async fn scenario(c: &Client, base: &str, api_key: &str, prompt: &str, shots: &P
     assert!(sum_err.is_empty(), "summary failed: {}", text_of(c, "#incident-ai").await?);
     assert!(text_of(c, "#incident-ai .md").await?.len() > 20);
     shot(c, shots, "incident-light").await?;
+    // Guided response replaces the summary.
+    c.find(Locator::Css("#btn-guided")).await?.click().await?;
+    wait_js(c, "document.querySelector('#incident-ai section[aria-label=\"Guided response\"] .md, #incident-ai .notice.error')").await?;
+    assert!(
+        c.find_all(Locator::Css("#incident-ai .notice.error")).await?.is_empty(),
+        "guided response failed"
+    );
+    // Take the incident: status and owner are saved and show in the filtered queue.
+    c.execute(
+        "document.getElementById('u-status').value = 'Active'; document.getElementById('u-owner').value = 'alice'; document.getElementById('u-owner').form.requestSubmit();",
+        vec![],
+    )
+    .await?;
+    wait_js(c, "document.querySelector('main .status').textContent === 'Incident updated.'")
+        .await?;
+    go(c, "#/incidents?status=Active").await?;
+    wait_js(c, &format!("[...document.querySelectorAll('#incident-table tbody tr')].some(r => r.cells[0].textContent === '{number}' && r.cells[4].textContent === 'alice')")).await?;
 
     // --- KQL: a bad query shows line:column diagnostics, a good one a table and a chart ---
     let bad = "SecurityIncident\n| wher Severity == 'High'";
@@ -534,7 +561,19 @@ async fn scenario(c: &Client, base: &str, api_key: &str, prompt: &str, shots: &P
     wait_css(c, ".kql-table tbody tr").await?;
     shot(c, shots, "kql-dark").await?;
 
-    // No CSP violation happened on any page (no inline styles or scripts slipped in).
+    // The app is served under the strict CSP, and no violation happened on any page (no inline
+    // styles or scripts slipped in).
+    let policy = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; fetch('/').then(r => done(r.headers.get('content-security-policy') || '')).catch(e => done(String(e)));",
+            vec![],
+        )
+        .await?;
+    let policy = policy.as_str().unwrap_or("");
+    assert!(
+        policy.contains("script-src 'self'") && policy.contains("style-src 'self'"),
+        "CSP: {policy}"
+    );
     let csp = c.execute("return window.__csp", vec![]).await?;
     assert_eq!(csp, serde_json::json!([]), "CSP violations");
 
