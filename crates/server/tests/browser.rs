@@ -399,6 +399,23 @@ async fn scenario(c: &Client, base: &str, api_key: &str, prompt: &str, shots: &P
     assert!(!evidence.is_empty(), "no evidence shown");
     let kql_links = c.find_all(Locator::Css(".turn .evidence-item a[href^='#/kql?q=']")).await?;
     assert!(!kql_links.is_empty(), "no 'Open in KQL editor' link");
+    // The evidence's KQL opens pre-filled in the KQL editor.
+    let evidence_query = c
+        .execute(
+            "return document.querySelector('.turn .evidence-item pre code').textContent",
+            vec![],
+        )
+        .await?;
+    let href = kql_links[0].attr("href").await?.unwrap_or_default();
+    go(c, &href).await?;
+    let editor_text = wait_js(
+        c,
+        "document.getElementById('kql-editor') && document.getElementById('kql-editor').value",
+    )
+    .await?;
+    assert_eq!(editor_text, evidence_query, "KQL editor pre-filled from the evidence");
+    go(c, "#/prompt").await?;
+    wait_css(c, ".turn .evidence-item").await?;
     let procs = c.find_all(Locator::Css(".turn .process-log li")).await?;
     assert!(!procs.is_empty(), "no process log");
     let you = text_of(c, ".turn .you").await?;
@@ -435,10 +452,17 @@ async fn scenario(c: &Client, base: &str, api_key: &str, prompt: &str, shots: &P
     let names = wait_js(c, "[...document.querySelectorAll('main table.data tbody a')].map(a => a.textContent).join('|')").await?;
     assert!(names.as_str().unwrap_or("").contains("Triage notes"), "{names}");
 
-    // --- promptbook: open the first, fill its parameters, run it ---
-    go(c, "#/promptbooks").await?;
-    wait_css(c, ".card a.button").await?.click().await?;
+    // --- promptbook: pick one in the prompt page's launcher, fill its parameters, run it ---
+    go(c, "#/prompt").await?;
+    wait_js(c, "document.querySelectorAll('#promptbook-launch option').length > 1").await?;
+    c.execute(
+        "const s = document.getElementById('promptbook-launch'); s.value = s.options[1].value;",
+        vec![],
+    )
+    .await?;
+    c.find(Locator::Css("#promptbook-open")).await?.click().await?;
     wait_css(c, "#promptbook-run").await?;
+    assert!(c.current_url().await?.fragment().unwrap_or("").starts_with("/promptbooks?name="));
     c.execute(
         "for (const i of document.querySelectorAll('#promptbook-detail input')) i.value = /incident|number/i.test(i.name) ? '1' : /device|host/i.test(i.name) ? 'WS-001' : 'alice';",
         vec![],
@@ -452,6 +476,7 @@ async fn scenario(c: &Client, base: &str, api_key: &str, prompt: &str, shots: &P
     .await?;
     let pb_err = c.find_all(Locator::Css("#promptbook-result .notice.error")).await?;
     assert!(pb_err.is_empty(), "promptbook failed: {}", text_of(c, "#promptbook-result").await?);
+    shot(c, shots, "promptbook-light").await?;
 
     // --- incidents: queue, one incident, its one-click summary and entity graph ---
     go(c, "#/incidents").await?;

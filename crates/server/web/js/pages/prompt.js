@@ -107,7 +107,7 @@ export async function render(main, { query }) {
   const launcher = h('div', { class: 'row' },
     h('div', null, h('label', { for: 'promptbook-launch' }, 'Promptbooks'), bookSelect),
     h('button', {
-      type: 'button', on: {
+      type: 'button', id: 'promptbook-open', on: {
         click: () => {
           if (bookSelect.value) location.hash = '#/promptbooks?name=' + encodeURIComponent(bookSelect.value);
           else bookSelect.focus();
