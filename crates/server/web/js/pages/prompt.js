@@ -25,15 +25,17 @@ export async function render(main, { query }) {
   const send = h('button', { type: 'submit', class: 'primary', id: 'prompt-send' }, 'Ask');
   let busy = false;
 
+  let sessionName = null; // shown instead of the id once known
   const showSession = () => {
     const sid = currentSession();
     mount(sessionLine,
       h('span', { class: 'muted small' }, sid ? 'Continuing session ' : 'A new session starts with your next prompt.'),
-      sid ? h('a', { href: `#/sessions/${encodeURIComponent(sid)}`, class: 'small mono' }, sid) : null,
+      sid ? h('a', { href: `#/sessions/${encodeURIComponent(sid)}`, class: ['small', sessionName ? null : 'mono'] }, sessionName || sid) : null,
       sid ? h('button', {
         type: 'button', class: 'small', on: {
           click: () => {
             setCurrentSession(null);
+            sessionName = null;
             mount(conversation);
             showSession();
             input.focus();
@@ -133,7 +135,10 @@ export async function render(main, { query }) {
   const sid = currentSession();
   if (sid) {
     get(`/sessions/${encodeURIComponent(sid)}`).then((s) => {
-      for (const t of s.turns || []) conversation.appendChild(renderTurn(t, { sessionId: () => sid }));
+      sessionName = s.name || null;
+      showSession();
+      // Earlier turns go before anything asked while they loaded.
+      conversation.prepend(...(s.turns || []).map((t) => renderTurn(t, { sessionId: () => sid })));
     }).catch((e) => {
       if (e.status === 404) {
         setCurrentSession(null);
