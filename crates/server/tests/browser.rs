@@ -429,12 +429,14 @@ async fn scenario(c: &Client, base: &str, api_key: &str, prompt: &str, shots: &P
     // Show the question and the start of its answer rather than wherever focus scrolled to.
     c.execute("document.querySelector('.turn').scrollIntoView()", vec![]).await?;
     shot(c, shots, "prompt-light").await?;
+    assert_labelled(c, "prompt").await?;
 
     // --- pinboard shows the pin of this session ---
     go(c, "#/pins").await?;
     let pin = text_of(c, ".pin-card h2").await?;
     assert_eq!(pin, prompt, "pinned prompt");
     shot(c, shots, "pinboard-light").await?;
+    assert_labelled(c, "pinboard").await?;
 
     // --- sessions list → session view with the turn ---
     go(c, "#/sessions").await?;
@@ -477,11 +479,13 @@ async fn scenario(c: &Client, base: &str, api_key: &str, prompt: &str, shots: &P
     let pb_err = c.find_all(Locator::Css("#promptbook-result .notice.error")).await?;
     assert!(pb_err.is_empty(), "promptbook failed: {}", text_of(c, "#promptbook-result").await?);
     shot(c, shots, "promptbook-light").await?;
+    assert_labelled(c, "promptbooks").await?;
 
     // --- incidents: queue, one incident, its one-click summary and entity graph ---
     go(c, "#/incidents").await?;
     wait_css(c, "#incident-table tbody tr").await?;
     shot(c, shots, "incidents-light").await?;
+    assert_labelled(c, "incidents").await?;
     let first = wait_css(c, "#incident-table tbody a").await?;
     let number = first.text().await?;
     first.click().await?;
@@ -494,6 +498,7 @@ async fn scenario(c: &Client, base: &str, api_key: &str, prompt: &str, shots: &P
     assert!(sum_err.is_empty(), "summary failed: {}", text_of(c, "#incident-ai").await?);
     assert!(text_of(c, "#incident-ai .md").await?.len() > 20);
     shot(c, shots, "incident-light").await?;
+    assert_labelled(c, "incident").await?;
     // Guided response replaces the summary.
     c.find(Locator::Css("#btn-guided")).await?.click().await?;
     wait_js(c, "document.querySelector('#incident-ai section[aria-label=\"Guided response\"] .md, #incident-ai .notice.error')").await?;
@@ -531,6 +536,7 @@ async fn scenario(c: &Client, base: &str, api_key: &str, prompt: &str, shots: &P
         c.execute("return document.querySelector('.editor .gutter').textContent", vec![]).await?;
     assert_eq!(gutter, "1\n2\n3");
     shot(c, shots, "kql-light").await?;
+    assert_labelled(c, "kql").await?;
 
     // --- scripts: paste, analyze, see the verdict and indicators ---
     go(c, "#/scripts").await?;
@@ -544,6 +550,7 @@ async fn scenario(c: &Client, base: &str, api_key: &str, prompt: &str, shots: &P
     assert!(verdict.starts_with("Verdict: "), "{verdict}");
     assert!(!verdict.contains("unknown"), "{verdict}");
     shot(c, shots, "scripts-light").await?;
+    assert_labelled(c, "scripts").await?;
 
     // --- `/` focuses the prompt bar from another page ---
     c.execute("document.activeElement && document.activeElement.blur()", vec![]).await?;
@@ -605,6 +612,21 @@ async fn scenario(c: &Client, base: &str, api_key: &str, prompt: &str, shots: &P
     // --- sign out goes back to the sign-in page ---
     c.find(Locator::Css("#logout")).await?.click().await?;
     wait_css(c, "#login-form").await?;
+    Ok(())
+}
+
+/// Fails when a form control on the page has no accessible name (label, aria-label or
+/// aria-labelledby) or a button has no text or label.
+async fn assert_labelled(c: &Client, page: &str) -> TestResult {
+    let missing = c
+        .execute(
+            "return [...document.querySelectorAll('input, select, textarea, button')].filter(e => !e.closest('[hidden]') && \
+               !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby') && \
+               !(e.tagName === 'BUTTON' && e.textContent.trim())).map(e => e.outerHTML.slice(0, 120));",
+            vec![],
+        )
+        .await?;
+    assert_eq!(missing, serde_json::json!([]), "controls without an accessible name on {page}");
     Ok(())
 }
 
