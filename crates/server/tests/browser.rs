@@ -124,7 +124,10 @@ async fn wait_css(c: &Client, css: &str) -> TestResult<fantoccini::elements::Ele
 async fn wait_js(c: &Client, expr: &str) -> TestResult<serde_json::Value> {
     let start = Instant::now();
     loop {
-        let v = c.execute(&format!("return ({expr});"), vec![]).await?;
+        // Elements may not exist yet (or the page may be changing): that counts as "not yet".
+        let v = c
+            .execute(&format!("try {{ return ({expr}); }} catch (e) {{ return null; }}"), vec![])
+            .await?;
         let truthy = match &v {
             serde_json::Value::Null | serde_json::Value::Bool(false) => false,
             serde_json::Value::Number(n) => n.as_f64() != Some(0.0),
@@ -147,6 +150,7 @@ async fn wait_js(c: &Client, expr: &str) -> TestResult<serde_json::Value> {
 struct Running {
     base: String,
     key: String,
+    reader_key: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     _dirs: (tempfile::TempDir, tempfile::TempDir),
@@ -184,12 +188,11 @@ fn start_server() -> TestResult<Running> {
     let mut config = ServerConfig::new(root.path()).with_workspace_dir("default", data.path());
     config.key_hash_cost = cheap;
     config.rate_limit = RateLimit { burst: 10_000, per_second: 10_000.0 };
-    let key = Db::open(&config.db_path())?.add_user(
-        "alice",
-        Role::Owner,
-        &WorkspaceName::parse("default")?,
-        cheap,
-    )?;
+    let db = Db::open(&config.db_path())?;
+    let ws = WorkspaceName::parse("default")?;
+    let key = db.add_user("alice", Role::Owner, &ws, cheap)?;
+    let reader_key = db.add_user("rita", Role::Reader, &ws, cheap)?;
+    drop(db);
 
     // The server runs on a runtime of its own thread, like `bulwark serve`.
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
@@ -200,7 +203,9 @@ fn start_server() -> TestResult<Running> {
         else {
             return;
         };
-        rt.block_on(async move {
+        // The server's workspaces own runtimes of their own, which must not be dropped inside
+        // an async context: the opened server comes back out of block_on and is dropped here.
+        let server = rt.block_on(async move {
             let started = async {
                 let server = Server::open(config, false).await?;
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -214,17 +219,21 @@ fn start_server() -> TestResult<Running> {
                     };
                     let _ = bulwark_server::serve_state(listener, server.state().clone(), shutdown)
                         .await;
+                    Some(server)
                 }
                 Err(e) => {
                     let _ = addr_tx.send(Err(e.to_string()));
+                    None
                 }
             }
         });
+        drop(server);
     });
     let addr = addr_rx.recv_timeout(Duration::from_secs(120))??;
     Ok(Running {
         base: format!("http://{addr}"),
         key,
+        reader_key,
         stop: Some(stop),
         thread: Some(thread),
         _dirs: (data, root),
@@ -263,7 +272,14 @@ fn web_app_in_headless_chromium() -> TestResult {
         let driver = start_driver(&driver)?;
         let profile = tempfile::tempdir()?;
         let c = open_browser(&chromium, &driver, profile.path()).await?;
-        let result = scenario(&c, &server.base, &server.key, "Summarize incident 1", &shots).await;
+        let result = scenario(
+            &c,
+            &server.base,
+            (&server.key, &server.reader_key),
+            "Summarize incident 1",
+            &shots,
+        )
+        .await;
         if result.is_err() {
             // Leave what the browser showed for the failure.
             if let Ok(png) = c.screenshot().await {
@@ -302,7 +318,13 @@ async fn text_of(c: &Client, css: &str) -> TestResult<String> {
 }
 
 /// Everything the web app must do against a running server signed in with `api_key`.
-async fn scenario(c: &Client, base: &str, api_key: &str, prompt: &str, shots: &Path) -> TestResult {
+async fn scenario(
+    c: &Client,
+    base: &str,
+    (api_key, reader_key): (&str, &str),
+    prompt: &str,
+    shots: &Path,
+) -> TestResult {
     c.set_window_size(1280, 1000).await?;
 
     // --- sign in: a wrong key is refused on the page, the right one lands on the prompt ---
@@ -610,6 +632,21 @@ async fn scenario(c: &Client, base: &str, api_key: &str, prompt: &str, shots: &P
     assert_eq!(csp, serde_json::json!([]), "CSP violations");
 
     // --- sign out goes back to the sign-in page ---
+    c.find(Locator::Css("#logout")).await?.click().await?;
+    wait_css(c, "#login-form").await?;
+
+    // --- a reader sees incidents but no prompt bar and no update form ---
+    let key = wait_css(c, "#api-key").await?;
+    key.send_keys(reader_key).await?;
+    key.send_keys(ENTER).await?;
+    wait_js(c, "document.getElementById('user').textContent.includes('reader')").await?;
+    assert!(
+        c.find_all(Locator::Css("#prompt-input")).await?.is_empty(),
+        "readers get no prompt bar"
+    );
+    go(c, &format!("#/incidents/{number}")).await?;
+    wait_css(c, "svg.entity-graph").await?;
+    assert!(c.find_all(Locator::Css("#u-status")).await?.is_empty(), "readers get no update form");
     c.find(Locator::Css("#logout")).await?.click().await?;
     wait_css(c, "#login-form").await?;
     Ok(())
