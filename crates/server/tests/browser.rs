@@ -421,6 +421,14 @@ async fn scenario(
     assert!(!evidence.is_empty(), "no evidence shown");
     let kql_links = c.find_all(Locator::Css(".turn .evidence-item a[href^='#/kql?q=']")).await?;
     assert!(!kql_links.is_empty(), "no 'Open in KQL editor' link");
+    // A citation like [1] in the answer moves focus to that evidence item.
+    if let Some(cite) =
+        c.find_all(Locator::Css(".turn .answer button.cite")).await?.into_iter().next()
+    {
+        cite.click().await?;
+        let focused = wait_js(c, "document.activeElement && document.activeElement.id").await?;
+        assert!(focused.as_str().unwrap_or("").contains("-ev-"), "citation focus: {focused}");
+    }
     // The evidence's KQL opens pre-filled in the KQL editor.
     let evidence_query = c
         .execute(
@@ -527,6 +535,14 @@ async fn scenario(
     assert!(
         c.find_all(Locator::Css("#incident-ai .notice.error")).await?.is_empty(),
         "guided response failed"
+    );
+    // Impact goes through the streamed prompt and renders a whole turn.
+    c.find(Locator::Css("#btn-impact")).await?.click().await?;
+    wait_css(c, "#incident-ai .turn .answer[aria-busy='false']").await?;
+    assert!(
+        c.find_all(Locator::Css("#incident-ai .notice.error")).await?.is_empty(),
+        "impact failed: {}",
+        text_of(c, "#incident-ai").await?
     );
     // Take the incident: status and owner are saved and show in the filtered queue.
     c.execute(
