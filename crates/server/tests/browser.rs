@@ -522,6 +522,8 @@ async fn scenario(
     let h1 = text_of(c, "main h1").await?;
     assert!(h1.starts_with(&format!("Incident {number}")), "{h1}");
     wait_css(c, "svg.entity-graph circle").await?;
+    c.execute("document.getElementById('h-timeline').scrollIntoView()", vec![]).await?;
+    shot(c, shots, "incident-entities-light").await?;
     c.find(Locator::Css("#btn-summary")).await?.click().await?;
     wait_js(c, "document.querySelector('#incident-ai .md, #incident-ai .notice.error')").await?;
     let sum_err = c.find_all(Locator::Css("#incident-ai .notice.error")).await?;
