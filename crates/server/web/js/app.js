@@ -63,6 +63,7 @@ async function route() {
   }
   document.title = `${r.title} · Bulwark`;
   mount(main, notice('Loading…'));
+  window.scrollTo(0, 0); // a new page starts at its top, not where the last one was scrolled
   try {
     cleanup = (await r.page.render(main, { id, query })) || null;
   } catch (e) {
@@ -70,7 +71,7 @@ async function route() {
   }
   // Move focus to the new page for keyboard and screen-reader users (not on first load,
   // where pages may focus their own primary control).
-  if (!firstRoute && !main.contains(document.activeElement)) main.focus();
+  if (!firstRoute && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
   document.getElementById('route-announcer').textContent = `${r.title} page`;
   firstRoute = false;
 }

@@ -35,8 +35,12 @@ export async function render(main, { query }) {
       mount(out, notice('No current session. Ask something on the Prompt page, or show all sessions.'));
       return;
     }
-    const pins = await get(`/sessions/${encodeURIComponent(sid)}/pins`);
-    mount(out, pins.length ? pins.map((p) => pinCard(p, { id: sid })) : notice('Nothing pinned in this session yet.'));
+    const [pins, sessions] = await Promise.all([
+      get(`/sessions/${encodeURIComponent(sid)}/pins`),
+      get('/sessions').catch(() => []), // only for the session's name
+    ]);
+    const session = (sessions || []).find((x) => x.id === sid) || { id: sid };
+    mount(out, pins.length ? pins.map((p) => pinCard(p, session)) : notice('Nothing pinned in this session yet.'));
     return;
   }
   const sessions = await get('/sessions');
