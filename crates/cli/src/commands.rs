@@ -25,6 +25,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Promptbook(cmd) => crate::assistant::promptbook(&data_dir, cmd),
         Command::Sessions(cmd) => crate::assistant::sessions_cmd(&data_dir, cmd),
         Command::Kql(args) => crate::hunting::kql(&open_store(&data_dir)?, args),
+        Command::Serve(args) => crate::server_cmds::serve(&data_dir, args),
+        Command::Users(cmd) => crate::server_cmds::users(&data_dir, cmd),
+        Command::Audit(args) => crate::server_cmds::audit(&data_dir, args),
     }
 }
 

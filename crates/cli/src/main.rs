@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod hunting;
 mod output;
+mod server_cmds;
 
 use clap::Parser;
 use std::process::ExitCode;

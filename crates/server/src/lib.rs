@@ -6,7 +6,7 @@
 //! * [`config`] — [`ServerConfig`]: root directory, workspaces, limits, OIDC.
 //! * [`names`] — validated workspace names, roles, user names, session ids.
 //! * [`db`] — the server database: users, API keys, browser sessions, shares, overlays.
-//! * [`audit`] — the append-only, hash-chained audit log.
+//! * [`audit`] — the append-only, hash-chained audit log; [`audit_table`] shows it to KQL.
 //! * [`auth`] — the [`auth::Auth`] extractor: API keys, OIDC JWTs, cookie sessions + CSRF.
 //! * [`workspace`] — one store, KQL engine, copilot and session database per workspace.
 //! * [`limits`] — rate limiting and security headers.
@@ -26,6 +26,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod audit_table;
 pub mod auth;
 pub mod config;
 pub mod db;

@@ -682,6 +682,15 @@ async fn every_action_is_audited_in_a_verifiable_chain() {
     assert!(has(&|e| e["action"] == "admin.user_add" && e["target"] == "newbie"));
     assert!(log.iter().all(|e| e["workspace"] == "default"), "an owner sees only their workspace");
 
+    // The audit log is a KQL table for owners.
+    let (s, v) = call("POST", "/kql/run", Some("alice"), Some(json!({"query": "BulwarkAudit_CL | where Action == 'kql' and Detail contains 'audit-marker' | count"}))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(v["rows"][0][0].as_i64().unwrap_or(0) >= 1, "{v}");
+    let (s, v) =
+        call("POST", "/kql/run", Some("carol"), Some(json!({"query": "BulwarkAudit_CL | count"})))
+            .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "contributors cannot read the audit table: {v}");
+
     let db = Db::open(&env().db_path).expect("db");
     let v = db.verify_audit().expect("verify");
     assert!(v.ok() && v.rows as usize >= log.len(), "{v:?}");

@@ -37,6 +37,26 @@ pub async fn run_kql(
     }
 }
 
+/// Runs KQL that reads `BulwarkAudit_CL` (owners): an engine over the workspace's store plus
+/// the workspace's audit rows.
+async fn run_audit_kql(
+    state: &AppState,
+    auth: &Auth,
+    ws: &Arc<Workspace>,
+    text: String,
+    max_rows: usize,
+) -> Result<Result<QueryOutput, (String, QueryError)>, ApiError> {
+    let entries = state.db.audit_entries(100_000, Some(&auth.workspace))?;
+    let dir = ws.dir.clone();
+    let options = QueryOptions { now: state.config.now, max_rows: Some(max_rows) };
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let engine = crate::audit_table::engine_with_audit(&dir, &entries)?;
+        Ok::<_, ApiError>(handle.block_on(engine.query(&text, &options)).map_err(|e| (text, e)))
+    })
+    .await?
+}
+
 fn diagnostics(text: &str, e: &QueryError) -> Vec<Value> {
     let one = |d: &bulwark_kql::Diagnostic| {
         let (line, column) = d.line_col(text);
@@ -394,7 +414,11 @@ pub async fn kql_run(
     check_query(&b.query)?;
     let max_rows = b.max_rows.unwrap_or(DEFAULT_ROWS).clamp(1, MAX_ROWS);
     let ws = state.workspace(&auth.workspace).await?;
-    let result = run_kql(&state, ws, b.query.clone(), max_rows).await;
+    let result = if crate::audit_table::mentions_audit(&b.query) && auth.role == Role::Owner {
+        run_audit_kql(&state, &auth, &ws, b.query.clone(), max_rows).await?
+    } else {
+        run_kql(&state, ws, b.query.clone(), max_rows).await
+    };
     state.audit(AuditEvent {
         actor: &auth.user,
         workspace: auth.workspace.as_str(),
