@@ -3,7 +3,7 @@
 // Used by the prompt page, the session view and promptbook runs.
 
 import { post } from './api.js';
-import { h, s, mount, table, cellText, fmtTime } from './dom.js';
+import { h, s, mount, table, fmtTime } from './dom.js';
 import { renderMarkdown } from './markdown.js';
 import { canWrite } from './state.js';
 
@@ -181,5 +181,3 @@ export function renderTurn(t, opts = {}) {
   if (t.created) v.el.insertBefore(h('p', { class: 'muted small' }, fmtTime(t.created)), v.el.firstChild);
   return v.el;
 }
-
-export { cellText };
