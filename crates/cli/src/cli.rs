@@ -79,6 +79,13 @@ pub enum Command {
     /// Measure throughput (demo generation and store writes).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Serve the API and the web app.
+    Serve(crate::server_cmds::ServeArgs),
+    /// Server users and their API keys.
+    #[command(subcommand)]
+    Users(crate::server_cmds::UsersCommand),
+    /// Show (or --verify) the server's audit log.
+    Audit(crate::server_cmds::AuditArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -28,6 +28,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Kql(args) => crate::hunting::kql(&open_store(&data_dir)?, args),
         Command::Llm(cmd) => crate::llm_cmds::llm(&data_dir, cmd, cli.quiet),
         Command::Eval(cmd) => crate::llm_cmds::eval(&data_dir, cmd),
+        Command::Serve(args) => crate::server_cmds::serve(&data_dir, args),
+        Command::Users(cmd) => crate::server_cmds::users(&data_dir, cmd),
+        Command::Audit(args) => crate::server_cmds::audit(&data_dir, args),
     }
 }
 

@@ -7,6 +7,7 @@ mod commands;
 mod hunting;
 mod llm_cmds;
 mod output;
+mod server_cmds;
 
 use clap::Parser;
 use std::process::ExitCode;
