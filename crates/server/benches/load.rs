@@ -9,6 +9,8 @@ use bulwark_server::names::{Role, WorkspaceName};
 use bulwark_server::{RateLimit, Server, ServerConfig};
 use std::time::{Duration, Instant};
 
+const LIGHT: HashCost = HashCost { memory_kib: 1024, iterations: 1 };
+
 const PROMPTS: &[&str] = &[
     "Who was patient zero?",
     "What is the impact of that incident?",
