@@ -76,8 +76,7 @@ fn main() {
         let ws = WorkspaceName::parse("default").expect("ws");
         (0..clients)
             .map(|i| {
-                db.add_user(&format!("bench{i}"), Role::Contributor, &ws, HashCost::default())
-                    .expect("user")
+                db.add_user(&format!("bench{i}"), Role::Contributor, &ws, LIGHT).expect("user")
             })
             .collect()
     };
