@@ -9,6 +9,8 @@ use bulwark_server::names::{Role, WorkspaceName};
 use bulwark_server::{RateLimit, Server, ServerConfig};
 use std::time::{Duration, Instant};
 
+const LIGHT: HashCost = HashCost { memory_kib: 1024, iterations: 1 };
+
 const PROMPTS: &[&str] = &[
     "Who was patient zero?",
     "What is the impact of that incident?",
@@ -74,8 +76,7 @@ fn main() {
         let ws = WorkspaceName::parse("default").expect("ws");
         (0..clients)
             .map(|i| {
-                db.add_user(&format!("bench{i}"), Role::Contributor, &ws, HashCost::default())
-                    .expect("user")
+                db.add_user(&format!("bench{i}"), Role::Contributor, &ws, LIGHT).expect("user")
             })
             .collect()
     };

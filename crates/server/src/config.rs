@@ -58,6 +58,9 @@ pub struct ServerConfig {
     pub oidc: Option<OidcConfig>,
     /// Argon2 cost of new API keys.
     pub key_hash_cost: HashCost,
+    /// Copilot and KQL runs executing at once; more wait their turn (running them all at
+    /// once on a few cores only thrashes). Default: the number of cores, at least 2.
+    pub max_concurrent_runs: usize,
     /// Fix the copilot's `now` (tests over a generated tenant); `None`: the clock.
     pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -75,6 +78,7 @@ impl ServerConfig {
             session_ttl_secs: 12 * 3600,
             oidc: None,
             key_hash_cost: HashCost::default(),
+            max_concurrent_runs: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
             now: None,
         }
     }

@@ -27,12 +27,15 @@ pub struct AppState {
     pub oidc: Option<Arc<Oidc>>,
     /// Whether cookies are marked `Secure`.
     pub secure_cookies: bool,
+    /// Slots for copilot and KQL runs ([`ServerConfig::max_concurrent_runs`]).
+    pub runs: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     /// State over an opened database (no OIDC).
     pub fn new(config: ServerConfig, db: Db, secure_cookies: bool) -> AppState {
         AppState {
+            runs: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_runs.max(1))),
             limiter: Arc::new(RateLimiter::new(config.rate_limit)),
             config: Arc::new(config),
             db: Arc::new(db),
@@ -75,6 +78,14 @@ impl AppState {
             .ok_or_else(|| Error::Invalid(format!("user '{name}' has no Bulwark role")))?;
         let workspace = WorkspaceName::parse(claims.workspace.as_deref().unwrap_or("default"))?;
         Ok(User { name, role, workspace, created: String::new() })
+    }
+
+    /// Waits for a run slot; hold the permit for the run's duration.
+    pub async fn run_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        Arc::clone(&self.runs)
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::Internal("the server is shutting down".into()))
     }
 
     /// The caller's workspace, opened on first use (on a blocking thread).

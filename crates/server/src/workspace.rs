@@ -58,6 +58,18 @@ impl std::fmt::Debug for Workspaces {
     }
 }
 
+impl Drop for Workspaces {
+    fn drop(&mut self) {
+        let open = std::mem::take(self.open.get_mut().unwrap_or_else(|p| p.into_inner()));
+        if open.is_empty() {
+            return;
+        }
+        // The copilots own tokio runtimes, which refuse to be dropped on an async thread (the
+        // last state clone may well go there): drop them on a plain thread.
+        let _ = std::thread::spawn(move || drop(open)).join();
+    }
+}
+
 impl Workspaces {
     /// The workspace `name`, opening it on first use. Blocking (opens stores and builds the
     /// copilot's runtime): call from `spawn_blocking`.

@@ -30,7 +30,14 @@ pub async fn run_kql(
     let options = QueryOptions { now: state.config.now, max_rows: Some(max_rows) };
     let handle = tokio::runtime::Handle::current();
     let t = text.clone();
-    match tokio::task::spawn_blocking(move || handle.block_on(ws.engine.query(&t, &options))).await
+    let Ok(slot) = state.run_slot().await else {
+        return Err((text, QueryError::Execution("the server is shutting down".into())));
+    };
+    match tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        handle.block_on(ws.engine.query(&t, &options))
+    })
+    .await
     {
         Ok(r) => r.map_err(|e| (text, e)),
         Err(e) => Err((text, QueryError::Execution(format!("the query stopped: {e}")))),

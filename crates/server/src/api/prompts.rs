@@ -176,7 +176,9 @@ pub async fn prompt(
     auth.require(&state, Role::Contributor, "prompt")?;
     check_prompt(&body.prompt)?;
     let ws = state.workspace(&auth.workspace).await?;
+    let slot = state.run_slot().await?;
     let (id, prompt_id, answer) = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         run_prompt(&state, &ws, &auth, body.session_id.as_deref(), &body.prompt, &mut |_| {})
     })
     .await??;
@@ -201,7 +203,9 @@ pub async fn prompt_stream(
     }
     let ws = state.workspace(&auth.workspace).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Event>(256);
+    let slot = state.run_slot().await?;
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let send = |name: &str, data: Value| {
             // A closed channel means the client left; the answer is still recorded.
             let _ = tx.blocking_send(Event::default().event(name).data(data.to_string()));
@@ -275,7 +279,9 @@ pub async fn run_promptbook(
         check_prompt(p)?;
     }
     let ws = state.workspace(&auth.workspace).await?;
+    let slot = state.run_slot().await?;
     let out = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
+        let _slot = slot;
         let mut session = body.session_id.clone();
         let mut steps = Vec::new();
         for p in &prompts {
@@ -352,7 +358,9 @@ async fn one_shot(
 ) -> Result<Json<Value>, ApiError> {
     check_prompt(&prompt)?;
     let ws: Arc<Workspace> = state.workspace(&auth.workspace).await?;
+    let slot = state.run_slot().await?;
     let answer = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let a = ws.copilot.ask(&prompt, &mut SessionContext::default());
         audit_answer(&state, &auth, "", action, &a);
         a
