@@ -120,6 +120,16 @@ pub fn serve(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
         };
         config.oidc = Some(OidcConfig { issuer, audience, jwks });
     }
+    // The `[llm]` configuration of the data dir (or --config / BULWARK_LLM*) applies to every
+    // workspace's copilot; a local model is loaded once and shared.
+    let llm_config = crate::llm_cmds::config(data_dir)?;
+    if let Some(provider) = crate::llm_cmds::provider(&llm_config)? {
+        eprintln!("language model: {}", llm_config.summary());
+        config.llm = Some(bulwark_server::ServerLlm {
+            provider,
+            settings: crate::llm_cmds::settings(&llm_config),
+        });
+    }
     if open_db(&config)?.users(None)?.is_empty() {
         eprintln!(
             "note: no users yet; add one with `bulwark users add NAME --role owner` (it prints the API key)"

@@ -101,10 +101,7 @@ fn ask_runs_through_the_llm_planner_and_composer_against_llm_serve() {
     assert!(!answer["answer"].as_str().unwrap_or("").trim().is_empty());
     // The answer a model wrote went through the guard (or the deterministic composer took
     // over, and the log says so).
-    assert!(
-        steps.contains(&"guard") || log.iter().any(|e| e["step"] == "compose"),
-        "{steps:?}"
-    );
+    assert!(steps.contains(&"guard") || log.iter().any(|e| e["step"] == "compose"), "{steps:?}");
 
     // The session keeps the tokens (capacity accounting).
     let session = answer["session"].as_str().expect("session id");

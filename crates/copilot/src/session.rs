@@ -250,6 +250,20 @@ impl SessionStore {
         Ok(prompt_id)
     }
 
+    /// The session's earlier turns as `question → answer headline` lines, the history a
+    /// model gets with a follow-up question.
+    pub fn previous_turns(&self, id: &str) -> Result<Vec<String>> {
+        Ok(self
+            .history(id)?
+            .into_iter()
+            .map(|t| {
+                let (headline, _) = answer_gist(&t.markdown);
+                let headline = crate::entities::cut(&headline, 160);
+                if headline.is_empty() { t.prompt } else { format!("{} → {headline}", t.prompt) }
+            })
+            .collect())
+    }
+
     /// The prompts and responses of a session, in order.
     pub fn history(&self, id: &str) -> Result<Vec<Turn>> {
         self.require(id)?;
@@ -513,26 +527,10 @@ impl Copilot {
             None => store.create(None)?,
         };
         let mut context = store.context(&id)?;
-        // The model gets the session's earlier turns (question → answer headline); the
-        // deterministic path does not
-        // need them (it has the context), so the history is read only with a model.
-        let previous: Vec<String> = if self.llm_name().is_some() {
-            store
-                .history(&id)?
-                .into_iter()
-                .map(|t| {
-                    let (headline, _) = answer_gist(&t.markdown);
-                    let headline = crate::entities::cut(&headline, 160);
-                    if headline.is_empty() {
-                        t.prompt
-                    } else {
-                        format!("{} → {headline}", t.prompt)
-                    }
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        // The model gets the session's earlier turns; the deterministic path does not need
+        // them (it has the context), so the history is read only with a model.
+        let previous =
+            if self.llm_name().is_some() { store.previous_turns(&id)? } else { Vec::new() };
         let answer = self.ask_with_history(prompt, &mut context, &previous, &mut |_| {});
         let prompt_id = store.record(&id, &answer, &context)?;
         Ok((id, prompt_id, answer))

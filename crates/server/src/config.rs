@@ -63,6 +63,28 @@ pub struct ServerConfig {
     pub max_concurrent_runs: usize,
     /// Fix the copilot's `now` (tests over a generated tenant); `None`: the clock.
     pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// The language model the copilots use (`None`: the deterministic planner and composer).
+    pub llm: Option<ServerLlm>,
+}
+
+/// The language model every workspace's copilot uses, shared (one local model in memory, or
+/// one client of a remote backend).
+#[derive(Clone)]
+pub struct ServerLlm {
+    /// The model.
+    pub provider: std::sync::Arc<dyn bulwark_llm::Provider>,
+    /// How the copilot uses it.
+    pub settings: bulwark_copilot::llm::LlmSettings,
+}
+
+impl std::fmt::Debug for ServerLlm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerLlm")
+            .field("backend", &self.provider.backend())
+            .field("model", &self.provider.model())
+            .field("settings", &self.settings)
+            .finish()
+    }
 }
 
 impl ServerConfig {
@@ -80,6 +102,7 @@ impl ServerConfig {
             key_hash_cost: HashCost::default(),
             max_concurrent_runs: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
             now: None,
+            llm: None,
         }
     }
 

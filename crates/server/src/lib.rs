@@ -37,7 +37,7 @@ pub mod state;
 pub mod web;
 pub mod workspace;
 
-pub use config::{JwksSource, OidcConfig, RateLimit, ServerConfig};
+pub use config::{JwksSource, OidcConfig, RateLimit, ServerConfig, ServerLlm};
 pub use error::{ApiError, Error, Result};
 pub use state::AppState;
 

@@ -91,6 +91,9 @@ impl Workspaces {
         if let Some(now) = config.now {
             copilot = copilot.with_now(now);
         }
+        if let Some(llm) = &config.llm {
+            copilot = copilot.with_llm(Arc::clone(&llm.provider), llm.settings.clone());
+        }
         let engine = bulwark_kql::exec::Engine::open(&store)
             .map_err(|e| Error::Config(format!("cannot open workspace {name} for KQL: {e}")))?;
         let sessions = SessionStore::open(dir.join("sessions.sqlite"))?;

@@ -10,7 +10,7 @@ use crate::state::AppState;
 use crate::workspace::Workspace;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use bulwark_copilot::{Answer, ProcessEntry, SessionContext};
+use bulwark_copilot::{Answer, AskEvent, ProcessEntry, SessionContext};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::convert::Infallible;
@@ -94,16 +94,22 @@ fn ask_with_events(
     ws: &Workspace,
     prompt: &str,
     context: &mut SessionContext,
+    previous: &[String],
     on_event: &mut dyn FnMut(PromptEvent<'_>),
 ) -> Answer {
-    let answer = ws.copilot.ask(prompt, context);
-    for entry in &answer.process_log {
-        on_event(PromptEvent::Process(entry));
-    }
-    for piece in chunks(&answer.markdown, 96) {
-        on_event(PromptEvent::Token(piece));
-    }
-    answer
+    // The copilot reports each step as it finishes and the composer's tokens as they are
+    // written (a model's, before the grounding guard; the deterministic composer's answer
+    // comes as one piece, sent here in chunks). The final, guarded Markdown is the `answer`
+    // event that follows, so the copilot's `Replace` needs no event of its own.
+    ws.copilot.ask_with_history(prompt, context, previous, &mut |event| match event {
+        AskEvent::Process(entry) => on_event(PromptEvent::Process(&entry)),
+        AskEvent::Token(text) => {
+            for piece in chunks(&text, 96) {
+                on_event(PromptEvent::Token(piece));
+            }
+        }
+        AskEvent::Replace(_) | AskEvent::Done => {}
+    })
 }
 
 /// Audits a finished answer: the prompt, each skill with the queries it ran and the tables
@@ -159,7 +165,12 @@ pub fn run_prompt(
     };
     on_event(PromptEvent::Session(&id));
     let mut context = ws.sessions().context(&id)?;
-    let answer = ask_with_events(ws, prompt, &mut context, on_event);
+    let previous = if ws.copilot.llm_name().is_some() {
+        ws.sessions().previous_turns(&id)?
+    } else {
+        Vec::new()
+    };
+    let answer = ask_with_events(ws, prompt, &mut context, &previous, on_event);
     let prompt_id = ws.sessions().record(&id, &answer, &context)?;
     state.db.save_turn(&auth.workspace, prompt_id, &id, &answer_json(&id, prompt_id, &answer))?;
     audit_answer(state, auth, &id, "prompt", &answer);
