@@ -429,6 +429,19 @@ fn bench(cmd: BenchCommand, data_dir: &std::path::Path) -> Result<ExitCode> {
                 l.p95,
                 l.max
             );
+            if l.usage.model_calls > 0 {
+                println!(
+                    "model {} ({}): {} calls, {} prompt + {} completion tokens, {:.1} s in the model; orchestration beyond the model: p50 {:.1} ms, p95 {:.1} ms per prompt",
+                    l.usage.model,
+                    l.usage.backend,
+                    l.usage.model_calls,
+                    l.usage.prompt_tokens,
+                    l.usage.completion_tokens,
+                    l.model_ms / 1000.0,
+                    l.overhead_p50,
+                    l.overhead_p95
+                );
+            }
             return Ok(ExitCode::SUCCESS);
         }
         BenchCommand::Kql { runs, duckdb, format } => {

@@ -34,6 +34,15 @@ pub struct Latency {
     pub p95: f64,
     /// Slowest prompt, milliseconds.
     pub max: f64,
+    /// Median milliseconds spent outside model calls (extraction, planning, skills, guard,
+    /// HTTP and prompt building): what orchestration adds to the model's own time.
+    pub overhead_p50: f64,
+    /// 95th percentile of that overhead.
+    pub overhead_p95: f64,
+    /// Milliseconds inside model calls, all timed prompts together.
+    pub model_ms: f64,
+    /// Model calls and tokens, all timed prompts together.
+    pub usage: crate::TokenUsage,
 }
 
 /// Asks every prompt of [`PROMPTS`] `rounds` times (after one warm-up prompt) and reports
@@ -42,6 +51,9 @@ pub fn measure(copilot: &crate::Copilot, rounds: usize) -> Latency {
     use crate::SessionContext;
     copilot.ask(PROMPTS[0], &mut SessionContext::default());
     let mut times = Vec::new();
+    let mut overheads = Vec::new();
+    let mut model_ms = 0.0;
+    let mut usage = crate::TokenUsage::default();
     let mut first_round = Vec::new();
     for round in 0..rounds.max(1) {
         for p in PROMPTS {
@@ -51,10 +63,34 @@ pub fn measure(copilot: &crate::Copilot, rounds: usize) -> Latency {
             if round == 0 {
                 first_round.push((ms, a.skills.join(","), *p));
             }
+            // Model calls are the process log's `llm` entries (each timed around the call).
+            let in_model: f64 =
+                a.process_log.iter().filter(|e| e.step == "llm").map(|e| e.elapsed_ms as f64).sum();
+            model_ms += in_model;
+            overheads.push((ms - in_model).max(0.0));
+            usage.prompt_tokens += a.usage.prompt_tokens;
+            usage.completion_tokens += a.usage.completion_tokens;
+            usage.model_calls += a.usage.model_calls;
+            if usage.backend.is_empty() {
+                usage.backend = a.usage.backend.clone();
+                usage.model = a.usage.model.clone();
+            }
             times.push(ms);
         }
     }
-    times.sort_by(f64::total_cmp);
-    let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
-    Latency { first_round, samples: times.len(), p50: pct(0.5), p95: pct(0.95), max: pct(1.0) }
+    let pct = |values: &mut Vec<f64>, p: f64| {
+        values.sort_by(f64::total_cmp);
+        values[((values.len() as f64 - 1.0) * p).round() as usize]
+    };
+    Latency {
+        first_round,
+        samples: times.len(),
+        p50: pct(&mut times, 0.5),
+        p95: pct(&mut times, 0.95),
+        max: pct(&mut times, 1.0),
+        overhead_p50: pct(&mut overheads, 0.5),
+        overhead_p95: pct(&mut overheads, 0.95),
+        model_ms,
+        usage,
+    }
 }

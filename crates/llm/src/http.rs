@@ -142,7 +142,7 @@ impl HttpClient {
     pub fn new(opts: HttpOptions, extra_retry: &'static [u16]) -> Result<HttpClient> {
         // reqwest is built without a default rustls crypto provider (aws-lc needs cmake and a
         // long C build); install ring's as the process default unless one already is.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_tls_provider();
         // Built on a thread of its own: the blocking client refuses to start inside an async
         // runtime, and providers may be created from one (a server's startup).
         let (timeout, connect_timeout) = (opts.timeout, opts.connect_timeout);

@@ -60,3 +60,11 @@ pub fn connect(cfg: &LlmConfig) -> Result<Option<std::sync::Arc<dyn Provider>>> 
     };
     Ok(Some(std::sync::Arc::new(LocalModel::load(path, options)?)))
 }
+
+/// Installs ring as the process's rustls crypto provider, unless one already is. reqwest is
+/// built here without a default provider (aws-lc needs cmake and a long C build), so any
+/// reqwest client in a process linking this crate needs a provider installed first; the
+/// model clients do it themselves, other HTTP clients (tests, benchmarks) call this.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

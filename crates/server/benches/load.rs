@@ -92,7 +92,10 @@ fn main() {
             let _ = stop_rx.await;
         }));
         // Warm up: open the workspace (store, engine, copilot) once.
-        let client = reqwest::Client::new();
+        let client = {
+            bulwark_llm::install_tls_provider();
+            reqwest::Client::new()
+        };
         let warm = client
             .post(format!("{base}/api/v1/prompts"))
             .bearer_auth(&keys[0])
@@ -107,7 +110,10 @@ fn main() {
         for (i, key) in keys.into_iter().enumerate() {
             let base = base.clone();
             tasks.push(tokio::spawn(async move {
-                let client = reqwest::Client::new();
+                let client = {
+                    bulwark_llm::install_tls_provider();
+                    reqwest::Client::new()
+                };
                 let mut lat = Vec::new();
                 let mut errors = 0u64;
                 let mut session: Option<String> = None;

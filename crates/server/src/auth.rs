@@ -291,6 +291,7 @@ async fn fetch_jwks(url: &str) -> Result<String> {
     if !url.starts_with("https://") {
         return Err(Error::Config("the JWKS URL must use https".into()));
     }
+    bulwark_llm::install_tls_provider();
     let resp =
         reqwest::get(url).await.map_err(|e| Error::Config(format!("cannot fetch {url}: {e}")))?;
     resp.text().await.map_err(|e| Error::Config(format!("cannot read {url}: {e}")))

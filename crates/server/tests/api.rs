@@ -88,6 +88,7 @@ fn build_env() -> Env {
 }
 
 fn client() -> reqwest::Client {
+    bulwark_llm::install_tls_provider();
     reqwest::Client::builder().cookie_store(true).build().expect("client")
 }
 
@@ -483,11 +484,18 @@ async fn answers_stream_in_order() {
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names.first(), Some(&"session"), "{names:?}");
     assert_eq!(&names[names.len() - 2..], &["answer", "done"], "{names:?}");
+    // Steps are reported as they finish: extraction and planning before the first token of
+    // the answer, the composer's closing steps (guard, total) may follow its tokens.
     let first_token = names.iter().position(|n| *n == "token").expect("tokens");
-    let last_process = names.iter().rposition(|n| *n == "process").expect("process");
-    assert!(last_process < first_token, "{names:?}");
     assert!(names[1..first_token].iter().all(|n| *n == "process"));
-    assert!(names[first_token..names.len() - 2].iter().all(|n| *n == "token"));
+    assert!(
+        names[1..first_token].len() >= 2,
+        "extraction and planning are reported before the answer: {names:?}"
+    );
+    assert!(
+        names[first_token..names.len() - 2].iter().all(|n| *n == "token" || *n == "process"),
+        "{names:?}"
+    );
     let streamed: String = events
         .iter()
         .filter(|(n, _)| n == "token")
