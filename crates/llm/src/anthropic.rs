@@ -12,7 +12,7 @@ use crate::chat::{
     CancelToken, ChatRequest, ChatResponse, FinishReason, Message, Role, StreamEvent, ToolCall,
     ToolChoice, Usage,
 };
-use crate::http::{HttpClient, HttpOptions, Opened, SseParser, json_error_message};
+use crate::http::{HttpClient, HttpOptions, Opened, json_error_message};
 use crate::openai::{default_context_window, estimate_usage};
 use crate::provider::Provider;
 use crate::{Error, Result};
@@ -235,43 +235,16 @@ impl Provider for AnthropicProvider {
 }
 
 fn read_stream(
-    mut opened: Opened,
+    opened: Opened,
     acc: &mut Accumulator,
     on_event: &mut dyn FnMut(StreamEvent),
     cancel: &CancelToken,
 ) -> Result<()> {
-    let mut parser = SseParser::default();
-    let mut events = Vec::new();
-    loop {
-        let chunk = opened.next_chunk(cancel)?;
-        match &chunk {
-            Some(bytes) => parser.feed(bytes, &mut events)?,
-            None => parser.finish(&mut events),
-        }
-        for ev in events.drain(..) {
-            if cancel.is_cancelled() {
-                return Err(Error::Cancelled);
-            }
-            let data = ev.data.trim();
-            if data.is_empty() {
-                continue;
-            }
-            let value: Value = serde_json::from_str(data).map_err(|e| {
-                Error::Protocol(format!(
-                    "stream event is not JSON ({e}): {}",
-                    data.chars().take(200).collect::<String>()
-                ))
-            })?;
-            // The event type is in the data too; prefer it over the `event:` line.
-            let kind = value.get("type").and_then(Value::as_str).unwrap_or(ev.event.as_str());
-            if acc.absorb_event(kind, &value, on_event, opened.url())? {
-                return Ok(());
-            }
-        }
-        if chunk.is_none() {
-            return Ok(());
-        }
-    }
+    crate::http::read_json_stream(opened, cancel, &mut |event, value, url| {
+        // The event type is in the data too; prefer it over the `event:` line.
+        let kind = value.get("type").and_then(Value::as_str).unwrap_or(event);
+        acc.absorb_event(kind, value, on_event, url)
+    })
 }
 
 #[derive(Debug, Default)]

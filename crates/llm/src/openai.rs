@@ -9,7 +9,7 @@ use crate::chat::{
     CancelToken, ChatRequest, ChatResponse, FinishReason, Message, Role, StreamEvent, ToolCall,
     ToolChoice, Usage,
 };
-use crate::http::{HttpClient, HttpOptions, Opened, SseParser, json_error_message};
+use crate::http::{HttpClient, HttpOptions, Opened, json_error_message};
 use crate::provider::{Provider, estimate_tokens};
 use crate::{Error, Result};
 use serde_json::{Map, Value, json};
@@ -325,43 +325,15 @@ fn adapt(body: &mut Value, message: &str) -> bool {
 }
 
 fn read_stream(
-    mut opened: Opened,
+    opened: Opened,
     acc: &mut Accumulator,
     on_event: &mut dyn FnMut(StreamEvent),
     cancel: &CancelToken,
 ) -> Result<()> {
-    let mut parser = SseParser::default();
-    let mut events = Vec::new();
-    loop {
-        let chunk = opened.next_chunk(cancel)?;
-        match &chunk {
-            Some(bytes) => parser.feed(bytes, &mut events)?,
-            None => parser.finish(&mut events),
-        }
-        for ev in events.drain(..) {
-            if cancel.is_cancelled() {
-                return Err(Error::Cancelled);
-            }
-            let data = ev.data.trim();
-            if data == "[DONE]" {
-                return Ok(());
-            }
-            if data.is_empty() {
-                continue;
-            }
-            let value: Value = serde_json::from_str(data).map_err(|e| {
-                Error::Protocol(format!("stream chunk is not JSON ({e}): {}", short(data)))
-            })?;
-            acc.absorb_chunk(&value, on_event)?;
-        }
-        if chunk.is_none() {
-            return Ok(());
-        }
-    }
-}
-
-fn short(s: &str) -> String {
-    s.chars().take(200).collect()
+    crate::http::read_json_stream(opened, cancel, &mut |_, value, _| {
+        acc.absorb_chunk(value, on_event)?;
+        Ok(false)
+    })
 }
 
 /// A tool call being assembled from deltas.
