@@ -548,6 +548,49 @@ impl SseParser {
     }
 }
 
+/// Reads a server-sent-event stream of JSON payloads to its end, handing each payload with
+/// its event name to `on_json`, which returns `true` to stop early. Empty payloads are
+/// skipped, OpenAI's `[DONE]` ends the stream, and cancellation is checked between events.
+pub(crate) fn read_json_stream(
+    mut opened: Opened,
+    cancel: &CancelToken,
+    on_json: &mut dyn FnMut(&str, &Value, &str) -> Result<bool>,
+) -> Result<()> {
+    let mut parser = SseParser::default();
+    let mut events = Vec::new();
+    loop {
+        let chunk = opened.next_chunk(cancel)?;
+        match &chunk {
+            Some(bytes) => parser.feed(bytes, &mut events)?,
+            None => parser.finish(&mut events),
+        }
+        for ev in events.drain(..) {
+            if cancel.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let data = ev.data.trim();
+            if data == "[DONE]" {
+                return Ok(());
+            }
+            if data.is_empty() {
+                continue;
+            }
+            let value: Value = serde_json::from_str(data).map_err(|e| {
+                Error::Protocol(format!(
+                    "stream event is not JSON ({e}): {}",
+                    data.chars().take(200).collect::<String>()
+                ))
+            })?;
+            if on_json(&ev.event, &value, opened.url())? {
+                return Ok(());
+            }
+        }
+        if chunk.is_none() {
+            return Ok(());
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -617,49 +660,6 @@ mod tests {
             let full = (Duration::from_millis(100) * 2u32.pow(attempt.min(16)))
                 .min(Duration::from_millis(1000));
             assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
-        }
-    }
-}
-
-/// Reads a server-sent-event stream of JSON payloads to its end, handing each payload with
-/// its event name to `on_json`, which returns `true` to stop early. Empty payloads are
-/// skipped, OpenAI's `[DONE]` ends the stream, and cancellation is checked between events.
-pub(crate) fn read_json_stream(
-    mut opened: Opened,
-    cancel: &CancelToken,
-    on_json: &mut dyn FnMut(&str, &Value, &str) -> Result<bool>,
-) -> Result<()> {
-    let mut parser = SseParser::default();
-    let mut events = Vec::new();
-    loop {
-        let chunk = opened.next_chunk(cancel)?;
-        match &chunk {
-            Some(bytes) => parser.feed(bytes, &mut events)?,
-            None => parser.finish(&mut events),
-        }
-        for ev in events.drain(..) {
-            if cancel.is_cancelled() {
-                return Err(Error::Cancelled);
-            }
-            let data = ev.data.trim();
-            if data == "[DONE]" {
-                return Ok(());
-            }
-            if data.is_empty() {
-                continue;
-            }
-            let value: Value = serde_json::from_str(data).map_err(|e| {
-                Error::Protocol(format!(
-                    "stream event is not JSON ({e}): {}",
-                    data.chars().take(200).collect::<String>()
-                ))
-            })?;
-            if on_json(&ev.event, &value, opened.url())? {
-                return Ok(());
-            }
-        }
-        if chunk.is_none() {
-            return Ok(());
         }
     }
 }
