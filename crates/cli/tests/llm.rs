@@ -53,6 +53,15 @@ fn ask_runs_through_the_llm_planner_and_composer_against_llm_serve() {
         .args(["--quiet"])
         .assert()
         .success();
+    // One planning round and short completions keep the test to two model calls; the time
+    // budget is generous because a loaded 2-core CI machine reads a 2k-token prompt slowly
+    // (a prompt over budget falls back to the deterministic path, which is not what this
+    // test is about).
+    std::fs::write(
+        data.join("bulwark.toml"),
+        "[llm]\nmax_steps = 1\nmax_tokens = 48\ntime_budget_secs = 900\ntimeout_secs = 900\n",
+    )
+    .expect("write bulwark.toml");
     let served = serve(&model);
 
     // The OpenAI-compatible client against the real server.
