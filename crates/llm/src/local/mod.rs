@@ -117,9 +117,8 @@ impl LocalModel {
     pub fn load(path: &Path, options: LocalOptions) -> Result<LocalModel> {
         let io = |source| Error::Io { path: path.display().to_string(), source };
         let mut file = std::fs::File::open(path).map_err(io)?;
-        let content = gguf_file::Content::read(&mut file).map_err(|e| {
-            Error::Model(format!("{}: not a readable GGUF file: {e}", path.display()))
-        })?;
+        let content = gguf_file::Content::read(&mut file)
+            .map_err(|e| model_err(format!("{}: not a readable GGUF file: {e}", path.display())))?;
         let md = &content.metadata;
         let architecture = tokenizer::string(md, "general.architecture").unwrap_or("").to_string();
 
@@ -413,5 +412,9 @@ impl std::io::Seek for Reader {
 }
 
 fn model_err(e: impl Display) -> Error {
-    Error::Model(e.to_string())
+    // With RUST_BACKTRACE set, candle appends a captured backtrace to its message; an error
+    // for a user (a corrupt or foreign file) is the message alone.
+    let text = e.to_string();
+    let message = text.split("\n   0: ").next().unwrap_or(&text).trim_end();
+    Error::Model(message.to_string())
 }
